@@ -1,0 +1,203 @@
+"""Child side: load the submission and answer the grader's calls, as data only.
+
+Nothing here is trusted by the grader: the submission shares this process and can
+patch any of it. The shim's job is only to be a faithful messenger for honest code;
+every verdict is computed in the grader from the data it receives.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import os
+import sys
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from harness import wire
+
+MODULE_NAME = "submission"
+
+
+class Objects:
+    """Objects that stay in the child, addressed by integer ids."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, Any] = {}
+        self.next_id = 1
+
+    def add(self, obj: Any) -> int:
+        i = self.next_id
+        self.next_id += 1
+        self.by_id[i] = obj
+        return i
+
+    def get(self, i: int) -> Any:
+        if i not in self.by_id:
+            raise KeyError(f"no object with id {i} (released or never created)")
+        return self.by_id[i]
+
+    def to_handle(self, obj: Any) -> wire.Handle:
+        t = type(obj)
+        try:
+            text = repr(obj)[:300]
+        except Exception:
+            text = f"<{t.__name__}>"
+        return wire.Handle(self.add(obj), f"{t.__module__}.{t.__qualname__}", text)
+
+
+def learner_frames(tb: Any, workdir: str) -> list[dict[str, Any]]:
+    """The frames of a traceback that belong to the submission's own files."""
+    frames = []
+    for fs in traceback.extract_tb(tb):
+        if fs.filename.startswith(workdir + os.sep):
+            frames.append({"file": os.path.relpath(fs.filename, workdir), "line": fs.lineno,
+                           "name": fs.name, "code": (fs.line or "")[:200]})
+    return frames[-12:]
+
+
+def describe_error(exc: BaseException, workdir: str) -> dict[str, Any]:
+    """An exception as data: type name, MRO names, message and learner frames."""
+    try:
+        message = str(exc)[:2000]
+    except Exception:
+        message = "<unprintable exception>"
+    info: dict[str, Any] = {
+        "type": type(exc).__name__,
+        "mro": [c.__name__ for c in type(exc).__mro__][:12],
+        "message": message,
+        "frames": learner_frames(exc.__traceback__, workdir),
+    }
+    if isinstance(exc, SyntaxError):
+        info["file"] = os.path.relpath(exc.filename or "?", workdir)
+        info["line"] = exc.lineno
+    if isinstance(exc, ModuleNotFoundError):
+        info["missing_module"] = exc.name
+    return info
+
+
+def describe_names(module: Any, names: list[str]) -> dict[str, Any]:
+    """What the module offers under each required name (a claim, checked by the grader)."""
+    out: dict[str, Any] = {}
+    for name in names:
+        if not hasattr(module, name):
+            continue
+        obj = getattr(module, name)
+        entry: dict[str, Any] = {"kind": "class" if inspect.isclass(obj)
+                                 else "function" if callable(obj) else "value"}
+        try:
+            sig = inspect.signature(obj)
+            entry["signature"] = str(sig)
+            entry["parameters"] = [[p.name, p.kind.name, p.default is not p.empty]
+                                   for p in sig.parameters.values()]
+        except (TypeError, ValueError):
+            pass
+        out[name] = entry
+    return out
+
+
+def load_submission(entry: str, workdir: str, folder: bool) -> Any:
+    """Import the submission by file path (it never lands on sys.path unless a folder)."""
+    if folder:
+        sys.path.append(workdir)
+    spec = importlib.util.spec_from_file_location(MODULE_NAME, entry)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {entry}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[MODULE_NAME] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class Server:
+    """Answers requests until the grader closes the channel."""
+
+    def __init__(self, conn: Connection, module: Any, workdir: str, max_frame: int) -> None:
+        self.conn = conn
+        self.module = module
+        self.workdir = workdir
+        self.max_frame = max_frame
+        self.objects = Objects()
+
+    def send(self, header: dict[str, Any], values: dict[str, Any]) -> None:
+        try:
+            frame = wire.encode_message(header, values, self.objects.to_handle)
+        except (wire.WireError, RecursionError, ValueError, TypeError) as exc:
+            frame = wire.encode_message({"ok": False, "error": {
+                "type": "ResultNotData", "mro": ["ResultNotData"],
+                "message": f"the value could not be sent to the grader: {exc}", "frames": []}},
+                {})
+        self.conn.send_bytes(frame)
+
+    def serve(self) -> None:
+        while True:
+            try:
+                frame = self.conn.recv_bytes(self.max_frame)
+            except EOFError:
+                return
+            header, values = wire.decode_message(frame, resolve=self.objects.get)
+            try:
+                result = self.dispatch(header, values)
+            except BaseException as exc:  # learner failure is data
+                if isinstance(exc, KeyboardInterrupt):
+                    raise
+                self.send({"ok": False, "error": describe_error(exc, self.workdir)}, {})
+                continue
+            self.send({"ok": True}, {"result": result})
+
+    def target(self, header: dict[str, Any]) -> Any:
+        if "handle" in header:
+            obj = self.objects.get(int(header["handle"]))
+        else:
+            obj = self.module
+        for part in header.get("path", []):
+            obj = getattr(obj, part)
+        return obj
+
+    def dispatch(self, header: dict[str, Any], values: dict[str, Any]) -> Any:
+        op = header.get("op")
+        if op == "call":
+            fn = self.target(header)
+            args, kwargs = values.get("args", []), values.get("kwargs", {})
+            result = None
+            for _ in range(max(1, int(header.get("repeat", 1)))):
+                result = fn(*args, **kwargs)
+            return result
+        if op == "getattr":
+            return self.target(header)
+        if op == "store":
+            return [wire.Ref(self.objects.add(v)) for v in values.get("items", [])]
+        if op == "release":
+            for i in header.get("ids", []):
+                self.objects.by_id.pop(int(i), None)
+            return None
+        if op == "modules_used":
+            return modules_used(self.target(header), values.get("args", []),
+                                values.get("kwargs", {}))
+        if op == "ping":
+            return None
+        raise ValueError(f"unknown request {op!r}")
+
+
+def modules_used(fn: Any, args: list[Any], kwargs: dict[str, Any]) -> list[str]:
+    """Top-level packages whose C functions ``fn`` called (a probe: a claim, not a verdict)."""
+    seen: set[str] = set()
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "c_call":
+            mod = getattr(arg, "__module__", None) or type(getattr(arg, "__self__", None)).__module__
+            if mod:
+                seen.add(mod.split(".")[0])
+        elif event == "call":
+            mod = frame.f_globals.get("__name__", "")
+            if mod:
+                seen.add(mod.split(".")[0])
+
+    sys.setprofile(profile)
+    try:
+        fn(*args, **kwargs)
+    finally:
+        sys.setprofile(None)
+    seen.discard(MODULE_NAME)
+    return sorted(seen)

@@ -1,0 +1,249 @@
+"""Grader side of one sandboxed child: start it, send requests, classify what happened.
+
+Call, capture, classify: every exchange with learner code goes through
+:meth:`Box.request`, which either returns the reply the grader decoded itself or
+raises :class:`BoxFailure` with a named outcome. Nothing the child does raises
+anything else into the grader.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from harness import clock, wire
+from harness.sandbox.platform import Capabilities, capabilities, count_user_processes
+from harness.sandbox.process import ChildProcess
+
+FailureKind = Literal["timeout", "memory_limit", "output_limit", "crashed"]
+GiB = 1 << 30
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one submission (spec defaults, overridable per task)."""
+
+    call_seconds: float = 10.0
+    total_seconds: float = 120.0
+    load_seconds: float = 30.0
+    cpu_seconds: int = 120
+    memory_bytes: int = 3 * GiB
+    output_bytes: int = 1 * MiB
+    processes: int = 64
+    open_files: int = 256
+    file_size_bytes: int = 64 * MiB
+    frame_bytes: int = 256 * MiB
+    max_elements: int = 50_000_000
+
+
+@dataclass(frozen=True)
+class BoxSpec:
+    """What to run: the staged submission and how to load it."""
+
+    source: Path
+    entry: str
+    folder: bool
+    names: tuple[str, ...]
+    masks: tuple[str, ...]
+    limits: Limits = Limits()
+    preload: tuple[str, ...] = ("numpy",)
+
+
+class BoxFailure(Exception):
+    """The child stopped answering: timeout, memory, output flood or crash."""
+
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    """The child's first answer: the names it offers, or why loading failed."""
+
+    ok: bool
+    names: dict[str, Any]
+    error: dict[str, Any] | None
+    lockdown: dict[str, Any]
+
+
+@dataclass
+class Budget:
+    """The wall-clock time one grading may spend in learner code, across restarts."""
+
+    total: float
+    spent: float = 0.0
+
+    def remaining(self) -> float:
+        return max(0.0, self.total - self.spent)
+
+
+def boxes_root() -> Path:
+    """The folder holding every box's scratch (covered inside each box)."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    root = Path(tempfile.gettempdir()) / f"harness-boxes-{uid}"
+    root.mkdir(mode=0o700, exist_ok=True)
+    return root
+
+
+@dataclass
+class Box:
+    """One running child with the submission loaded in it."""
+
+    spec: BoxSpec
+    budget: Budget
+    caps: Capabilities = field(default_factory=capabilities)
+    child: ChildProcess | None = None
+    load: LoadReport | None = None
+    stdout_limit: int = 20_000
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> LoadReport:
+        """Launch the child, send its configuration, wait for it to load the submission."""
+        scratch = Path(tempfile.mkdtemp(prefix="box-", dir=boxes_root()))
+        work = scratch / "work"
+        shutil.copytree(self.spec.source, work, symlinks=True)
+        limits = self.spec.limits
+        nproc = 0
+        if not self.caps.is_root and self.caps.pids_cgroup is None and hasattr(os, "getuid"):
+            nproc = count_user_processes(os.getuid()) + limits.processes
+        self.child = ChildProcess(self.caps, scratch, limits.output_bytes, self.stdout_limit * 4,
+                                  limits.processes)
+        config = {
+            "namespaces": self.caps.namespaces, "scratch": str(scratch),
+            "boxes_root": str(boxes_root()), "masks": list(self.spec.masks),
+            "workdir": str(work), "entry": str(work / self.spec.entry),
+            "folder": self.spec.folder, "names": list(self.spec.names),
+            "preload": list(self.spec.preload), "max_frame": limits.frame_bytes,
+            "limits": {"memory_bytes": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds,
+                       "open_files": limits.open_files,
+                       "file_size_bytes": limits.file_size_bytes, "processes": nproc},
+        }
+        self.child.conn.send_bytes(wire.encode_message({"op": "start"}, {"config": config}))
+        header, _ = self._receive(min(limits.load_seconds, self.budget.remaining()), "loading")
+        lockdown = header.get("lockdown") if isinstance(header.get("lockdown"), dict) else {}
+        if header.get("op") == "ready" and isinstance(header.get("names"), dict):
+            self.load = LoadReport(True, header["names"], None, lockdown)
+        elif header.get("op") == "load_error" and isinstance(header.get("error"), dict):
+            self.load = LoadReport(False, {}, header["error"], lockdown)
+        else:
+            self.child.kill("protocol")
+            raise BoxFailure("crashed", "the child sent an unexpected first message")
+        return self.load
+
+    def close(self) -> bool:
+        """Stop the child and remove its scratch; True when nothing survived."""
+        if self.child is None:
+            return True
+        clean = self.child.teardown()
+        return clean
+
+    @property
+    def alive(self) -> bool:
+        return self.child is not None and self.child.proc.poll() is None \
+            and self.child.killed_reason is None
+
+    # ------------------------------------------------------------ requests
+
+    def request(self, header: dict[str, Any], values: dict[str, Any],
+                timeout: float | None = None) -> dict[str, Any]:
+        """Send one request; return the decoded reply header with ``value`` filled in."""
+        if self.child is None or not self.alive:
+            raise BoxFailure("crashed", "the submission's process is no longer running")
+        limit = self.spec.limits.call_seconds if timeout is None else timeout
+        limit = min(limit, self.budget.remaining())
+        self.child.conn.send_bytes(wire.encode_message(header, values))
+        reply, decoded = self._receive(limit, "answering")
+        reply["value"] = decoded.get("result")
+        return reply
+
+    def _receive(self, limit: float, doing: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        assert self.child is not None
+        child = self.child
+        timer = threading.Timer(limit, child.kill, args=("timeout",))
+        start = clock.monotonic()
+        timer.start()
+        try:
+            frame = child.conn.recv_bytes(self.spec.limits.frame_bytes)
+        except (EOFError, OSError):
+            frame = None
+        finally:
+            timer.cancel()
+            self.budget.spent += clock.monotonic() - start
+        if frame is None or child.killed_reason is not None:
+            raise self._failure(limit, doing)
+        try:
+            return wire.decode_message(frame, max_elements=self.spec.limits.max_elements)
+        except (wire.WireError, RecursionError, MemoryError) as exc:
+            child.kill("protocol")
+            raise BoxFailure("crashed", f"the submission sent data the grader refused ({exc})") \
+                from None
+
+    def _failure(self, limit: float, doing: str) -> BoxFailure:
+        assert self.child is not None
+        child = self.child
+        reason = child.killed_reason
+        if reason is None:
+            child.kill("crashed")
+            child.proc.wait(timeout=5)
+        if child.output_overflow:
+            return BoxFailure("output_limit", f"the submission printed more than "
+                              f"{self.spec.limits.output_bytes} bytes and was stopped")
+        if reason == "timeout":
+            if self.budget.remaining() <= 0:
+                return BoxFailure("timeout", f"the submission used up its total time of "
+                                  f"{self.budget.total:g} s")
+            return BoxFailure("timeout", f"no answer within {limit:g} s while {doing} "
+                              "(infinite loop, or too slow)")
+        code = child.proc.poll()
+        if code == -signal.SIGXCPU:
+            return BoxFailure("timeout", f"CPU time limit of {self.spec.limits.cpu_seconds} s "
+                              "reached")
+        return BoxFailure("crashed", f"the submission's process stopped while {doing} "
+                          f"({child.exit_description()}) without answering")
+
+    def output(self) -> tuple[str, str]:
+        """What the submission printed so far (capped and cleaned)."""
+        if self.child is None:
+            return "", ""
+        return self.child.output(self.stdout_limit)
+
+    def protections(self) -> dict[str, Any]:
+        """Which protections were active for this box (the result's ``sandbox`` field)."""
+        caps, limits = self.caps, self.spec.limits
+        lock = self.load.lockdown if self.load else {}
+        applied = lock.get("limits", {}) if isinstance(lock.get("limits"), dict) else {}
+        if caps.pids_cgroup is not None:
+            process_limit = f"cgroup pids.max={limits.processes}"
+        elif applied.get("processes"):
+            process_limit = "RLIMIT_NPROC"
+        else:
+            process_limit = "none"
+        return {
+            "backend": "namespaces" if caps.namespaces else "process",
+            "level": "namespaces" if caps.namespaces else "minimal",
+            "detail": caps.reason,
+            "separate_process": True,
+            "new_session": True,
+            "network": "none" if caps.namespaces else "host",
+            "pid_namespace": caps.namespaces,
+            "hidden_files": "covered" if lock.get("locked") else "readable",
+            "filesystem": "read-only except scratch" if lock.get("read_only_root")
+            else "writable by the child's user",
+            "environment": "allow-list",
+            "process_limit": process_limit,
+            "rlimits": sorted(applied),
+            "memory_bytes": limits.memory_bytes,
+            "cpu_seconds": limits.cpu_seconds,
+            "call_seconds": limits.call_seconds,
+            "output_bytes": limits.output_bytes,
+        }
