@@ -167,7 +167,7 @@ class Server:
         if op == "getattr":
             return self.target(header)
         if op == "store":
-            return [wire.Ref(self.objects.add(v)) for v in values.get("items", [])]
+            return [self.objects.add(v) for v in values.get("items", [])]
         if op == "release":
             for i in header.get("ids", []):
                 self.objects.by_id.pop(int(i), None)

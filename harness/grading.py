@@ -1,0 +1,247 @@
+"""The one orchestrator: task + submission -> result.
+
+Flow: locate and stage the submission, check it statically, start the sandbox and
+load it, check the interface, run the task's tests in this (the grader's) process
+against the sandboxed submission, score, and tear everything down.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import hashlib
+import io
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+import harness
+from harness import clock, device, submissions
+from harness.plugin import BoxSession, GraderPlugin
+from harness.results import CheckResult, Result, Verdict, score_checks
+from harness.sandbox import BoxFailure, BoxSpec, Budget, make_grader_non_dumpable
+from harness.sandbox.box import boxes_root
+from harness.settings import Settings
+from harness.tasks import Task
+
+Mode = Literal["submit", "check", "validate"]
+
+
+def grade(task: Task, path: Path | None, settings: Settings, mode: Mode = "submit",
+          requested_device: str = "auto") -> Result:
+    """Grade one submission of ``task``; learner failures become verdicts, never exceptions."""
+    started = clock.monotonic()
+    make_grader_non_dumpable()
+    sub = submissions.locate(task, path, settings.submissions_dir)
+    staged = submissions.stage(sub, boxes_root())
+    try:
+        return _grade_staged(task, sub, staged, settings, mode, requested_device, started)
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
+
+
+def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, settings: Settings,
+                  mode: Mode, requested_device: str, started: float) -> Result:
+    tests = task.public_tests if mode == "check" else task.public_tests + task.hidden_tests
+    spec = BoxSpec(staged, sub.entry, sub.format == "folder",
+                   tuple(i.name for i in task.interface), tuple(hidden_paths(settings, task)),
+                   task.limits, task.preload)
+    session = BoxSession(spec, Budget(task.limits.total_seconds))
+    verdict: Verdict = "graded"
+    message = ""
+    names: dict[str, Any] = {}
+    problems = submissions.static_problems(staged, sub)
+    if problems:
+        verdict, message = "submission_error", "\n".join(p.message for p in problems)
+    else:
+        try:
+            report = session.start()
+        except BoxFailure as failure:
+            verdict, message = failure.kind, f"while loading your code: {failure.message}"
+        else:
+            if not report.ok:
+                verdict, message = "submission_error", load_error_message(report.error or {})
+            else:
+                names = report.names
+                mismatch = interface_problems(task, names)
+                if mismatch:
+                    verdict, message = "submission_error", "\n".join(mismatch)
+    if verdict != "graded":
+        session.close()
+        session.restarts = 10**6  # every check reports the load failure instead of running
+        session.failures.append(BoxFailure("crashed", f"not run: {message.splitlines()[0]}"))
+
+    def static(name: str) -> Any:
+        return submissions.function_source(staged, sub, name)
+
+    plugin = GraderPlugin(task, _NotRunSession(session) if verdict != "graded" else session,
+                          names, static)
+    try:
+        run_tests(task, tests, plugin)
+    finally:
+        session.close()
+    checks = plugin.checks
+    if plugin.collection_errors:
+        raise_task_error(task, plugin.collection_errors)
+    if verdict == "graded" and session.failures:
+        verdict = session.failures[0].kind
+        message = session.failures[0].message
+    score, max_score = score_checks(checks)
+    stdout = "".join(o for o, _ in session.outputs)[-20_000:]
+    stderr = "".join(e for _, e in session.outputs)[-20_000:]
+    return Result(
+        task=task.id, task_version=task.version, task_fingerprint=task.fingerprint(),
+        submission=str(sub.path), submission_sha256=digest(staged),
+        verdict=verdict, score=score, max_score=max_score, checks=tuple(checks),
+        message=message, duration_s=round(clock.monotonic() - started, 3),
+        device=device.describe(requested_device),
+        sandbox={**session.protections, "no_survivors": session.all_clean},
+        harness_version=harness.__version__, timestamp=clock.now_iso(), mode=mode,
+        output={"stdout": stdout, "stderr": stderr},
+    )
+
+
+class _NotRunSession:
+    """Stands in for the box session when the submission never loaded."""
+
+    def __init__(self, session: BoxSession) -> None:
+        self._session = session
+
+    def current(self) -> Any:
+        raise self._session.failures[-1]
+
+    def record(self, failure: BoxFailure) -> None:
+        pass
+
+
+def run_tests(task: Task, tests: list[Path], plugin: GraderPlugin) -> None:
+    """Run the task's test files in this process with the grader plugin, quietly."""
+    if not tests:
+        return
+    pack = task.root.parent.parent
+    args = [str(t) for t in tests] + [
+        "-p", "no:cacheprovider", "-p", "no:terminal", "-p", "no:randomly",
+        "-p", "no:benchmark", "--import-mode=importlib", "-c", os.devnull,
+        "--rootdir", str(pack), "--confcutdir", str(task.root),
+        "-W", "ignore::DeprecationWarning", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+    ]
+    before = set(sys.modules)
+    sink = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+            pytest.main(args, plugins=[plugin])
+    finally:
+        for name in set(sys.modules) - before:
+            file = getattr(sys.modules[name], "__file__", None) or ""
+            if file.startswith(str(pack)):
+                del sys.modules[name]
+
+
+def raise_task_error(task: Task, errors: list[str]) -> None:
+    from harness.errors import SpecError
+
+    raise SpecError(str(task.root), "tests", "a test file failed to import:\n" +
+                    "\n".join(errors))
+
+
+def hidden_paths(settings: Settings, task: Task) -> list[str]:
+    """Paths the child must not see: task packs, references, results, history, git dirs."""
+    candidates = {settings.tasks.value, settings.reference.value, settings.reports_dir,
+                  settings.history.value.parent, settings.submissions_dir, task.root}
+    for p in list(candidates):
+        for parent in [p, *p.parents]:
+            if (parent / ".git").exists():
+                candidates.add(parent / ".git")
+                break
+    needed = [Path(sys.prefix), Path(sys.base_prefix), Path(harness.__file__).parent,
+              boxes_root()]
+    out = []
+    for p in candidates:
+        real = Path(os.path.realpath(p))
+        if not real.exists():
+            continue
+        if any(n == real or real in n.parents for n in (Path(os.path.realpath(x))
+                                                          for x in needed)):
+            continue  # covering it would hide the interpreter or the harness itself
+        out.append(str(real))
+    return sorted(out)
+
+
+def load_error_message(error: dict[str, Any]) -> str:
+    """Explain why the submission did not load, pointing at the learner's own line."""
+    etype = str(error.get("type", "Exception"))
+    msg = str(error.get("message", ""))[:1000]
+    frames = error.get("frames") if isinstance(error.get("frames"), list) else []
+    where = ""
+    if frames and isinstance(frames[-1], dict):
+        f = frames[-1]
+        where = f" at {f.get('file')}:{f.get('line')}"
+    if etype == "ModuleNotFoundError":
+        return (f"your code imports {error.get('missing_module')!r}{where}, which is not "
+                "installed in the grading environment")
+    if etype == "SystemExit":
+        return f"your code called sys.exit(){where} while being imported; remove it"
+    if etype == "SyntaxError":
+        return f"syntax error at {error.get('file')}:{error.get('line')}: {msg}"
+    return f"your code raised {etype}: {msg}{where} while being imported"
+
+
+def interface_problems(task: Task, names: dict[str, Any]) -> list[str]:
+    """Missing names, wrong kinds and signatures that cannot accept the task's arguments."""
+    problems = []
+    for item in task.interface:
+        got = names.get(item.name)
+        if not isinstance(got, dict):
+            problems.append(f"missing {item.kind} `{item.name}{item.signature}`: define it at "
+                            "the top level of your module")
+            continue
+        if got.get("kind") != item.kind:
+            problems.append(f"`{item.name}` should be a {item.kind}, but yours is a "
+                            f"{got.get('kind')}")
+            continue
+        if item.kind == "function":
+            mismatch = signature_mismatch(item.signature, got.get("parameters"))
+            if mismatch:
+                problems.append(f"`{item.name}{got.get('signature', '')}` {mismatch}; the task's "
+                                f"interface is `{item.name}{item.signature}`")
+    return problems
+
+
+def signature_mismatch(expected: str, parameters: Any) -> str:
+    """Whether a learner signature can be called as the spec's positional signature."""
+    try:
+        fn = ast.parse(f"def f{expected}: pass").body[0]
+    except SyntaxError:
+        return ""
+    assert isinstance(fn, ast.FunctionDef)
+    args = fn.args
+    if args.vararg or expected.strip() == "(...)":
+        return ""
+    n_required = len(args.posonlyargs) + len(args.args) - len(args.defaults)
+    n_total = len(args.posonlyargs) + len(args.args)
+    if not isinstance(parameters, list):
+        return ""
+    positional = [p for p in parameters if isinstance(p, list) and len(p) == 3 and
+                  p[1] in ("POSITIONAL_ONLY", "POSITIONAL_OR_KEYWORD")]
+    if any(isinstance(p, list) and p[1:2] == ["VAR_POSITIONAL"] for p in parameters):
+        return ""
+    learner_required = sum(1 for p in positional if not p[2])
+    if len(positional) < n_total and n_required > len(positional):
+        return f"takes {len(positional)} positional parameter(s) but is called with {n_required}"
+    if learner_required > n_total:
+        return f"requires {learner_required} parameters but is called with at most {n_total}"
+    return ""
+
+
+def digest(folder: Path) -> str:
+    """A hash of the staged submission's files (what exactly was graded)."""
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file():
+            h.update(p.relative_to(folder).as_posix().encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()

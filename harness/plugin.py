@@ -1,0 +1,204 @@
+"""The pytest plugin task authors write against: fixtures in, check results out.
+
+Task tests are plain pytest. They receive
+
+* ``submission``: the learner's module, living in the sandbox (see :mod:`harness.remote`);
+* ``rng``: a NumPy ``Generator`` seeded from the task and test name (same inputs on
+  every grading of the same task version);
+* ``task_data``: the task's ``data/`` folder (read in the grader, never in the child);
+* ``task_spec``: the parsed :class:`~harness.tasks.Task`.
+
+Markers ``@pytest.mark.points(n)``, ``@pytest.mark.hint("...")`` and
+``@pytest.mark.kind("timing")`` override the spec's ``[checks.<test>]`` table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from harness.remote import Channel, RemoteException, SubmissionProxy
+from harness.results import CheckResult
+from harness.sandbox import Box, BoxFailure, BoxSpec, Budget, LoadReport
+from harness.tasks import CheckSpec, Task
+
+MAX_RESTARTS = 3
+
+
+@dataclass
+class BoxSession:
+    """Keeps one box alive across the tests of a grading; restarts it after a failure."""
+
+    spec: BoxSpec
+    budget: Budget
+    box: Box | None = None
+    restarts: int = 0
+    failures: list[BoxFailure] = field(default_factory=list)
+    outputs: list[tuple[str, str]] = field(default_factory=list)
+    protections: dict[str, Any] = field(default_factory=dict)
+    all_clean: bool = True
+
+    def start(self) -> LoadReport:
+        """Start the first box and load the submission (failures propagate)."""
+        self.box = Box(self.spec, self.budget)
+        try:
+            return self.box.start()
+        finally:
+            self.protections = self.box.protections()
+
+    def current(self) -> Box:
+        """The running box, restarting a fresh one if the last one died."""
+        if self.box is not None and self.box.alive:
+            return self.box
+        if self.budget.remaining() <= 0:
+            raise BoxFailure("timeout", "not run: the submission's total time is used up")
+        if self.restarts >= MAX_RESTARTS:
+            raise BoxFailure("crashed", f"not run: the submission failed {self.restarts + 1} "
+                             "times, so the remaining checks were skipped")
+        self._retire()
+        self.restarts += 1
+        self.box = Box(self.spec, self.budget)
+        report = self.box.start()
+        if not report.ok:
+            raise BoxFailure("crashed", "the submission no longer loads on restart")
+        return self.box
+
+    def record(self, failure: BoxFailure) -> None:
+        self.failures.append(failure)
+
+    def _retire(self) -> None:
+        if self.box is not None:
+            self.outputs.append(self.box.output())
+            self.all_clean &= self.box.close()
+            self.box = None
+
+    def close(self) -> None:
+        self._retire()
+
+
+def _seed(task_id: str, nodeid: str) -> int:
+    return int(hashlib.sha256(f"{task_id}::{nodeid}".encode()).hexdigest()[:12], 16)
+
+
+class GraderPlugin:
+    """Registered into an in-process pytest run by :mod:`harness.grading`."""
+
+    def __init__(self, task: Task, session: BoxSession, names: dict[str, Any],
+                 static: Callable[[str], Any]) -> None:
+        self.task = task
+        self.session = session
+        self.names = names
+        self.static = static
+        self.checks: list[CheckResult] = []
+        self.collection_errors: list[str] = []
+        self.share: dict[str, int] = {}
+
+    # ---------------------------------------------------------------- fixtures
+
+    @pytest.fixture
+    def submission(self) -> SubmissionProxy:
+        return SubmissionProxy(Channel(self.session.current), self.names, self.static)
+
+    @pytest.fixture
+    def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
+        return np.random.default_rng(_seed(self.task.id, request.node.nodeid))
+
+    @pytest.fixture
+    def task_data(self) -> Path:
+        return self.task.data_dir
+
+    @pytest.fixture
+    def task_spec(self) -> Task:
+        return self.task
+
+    # ---------------------------------------------------------------- hooks
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        for line in ("points(n): points this check is worth",
+                     "hint(text): what a learner should look at when this check fails",
+                     "kind(name): correctness, leakage, timing, quality or style"):
+            config.addinivalue_line("markers", line)
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        # A parametrized test shares its points among its cases.
+        for item in items:
+            key = self._base_key(item)
+            self.share[key] = self.share.get(key, 0) + 1
+
+    def _base_key(self, item: pytest.Item) -> str:
+        return f"{item.path}::{getattr(item, 'originalname', item.name)}"
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            self.collection_errors.append(f"{report.nodeid}: {report.longreprtext[-2000:]}")
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item,
+                                  call: pytest.CallInfo[None]) -> Iterator[Any]:
+        report = yield
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self.checks.append(self._check(item, report, call))
+        return report
+
+    # ---------------------------------------------------------------- classify
+
+    def _spec_for(self, item: pytest.Item) -> tuple[CheckSpec, str]:
+        base = getattr(item, "originalname", item.name)
+        spec = self.task.checks.get(base, CheckSpec())
+        points, hint, kind = spec.points, spec.hint, spec.kind
+        for mark in item.iter_markers():
+            if mark.name == "points" and mark.args:
+                points = float(mark.args[0])
+            elif mark.name == "hint" and mark.args:
+                hint = str(mark.args[0])
+            elif mark.name == "kind" and mark.args:
+                kind = mark.args[0]
+        points = round(points / max(1, self.share.get(self._base_key(item), 1)), 6)
+        return CheckSpec(points, hint, kind), base
+
+    def _check(self, item: pytest.Item, report: pytest.TestReport,
+               call: pytest.CallInfo[None]) -> CheckResult:
+        spec, _ = self._spec_for(item)
+        visibility = "hidden" if "hidden" in Path(str(item.path)).parts[-2:] else "public"
+        common = {"id": f"{visibility}/{item.name}", "name": item.name, "kind": spec.kind,
+                  "visibility": visibility, "max_points": spec.points, "hint": spec.hint,
+                  "duration_s": round(report.duration, 4)}
+        if report.passed:
+            return CheckResult(status="pass", points=spec.points, **common)  # type: ignore[arg-type]
+        if report.skipped:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else "skipped"
+            return CheckResult(status="skip", points=0.0, message=str(reason).removeprefix(
+                "Skipped: "), **common)  # type: ignore[arg-type]
+        exc = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(exc, BoxFailure):
+            self.session.record(exc)
+            return CheckResult(status="error", points=0.0, message=exc.message,
+                               outcome=exc.kind, **common)  # type: ignore[arg-type]
+        if isinstance(exc, RemoteException):
+            where = tuple(f"{f.get('file')}:{f.get('line')} in {f.get('name')}: {f.get('code')}"
+                          for f in exc.frames)
+            outcome = "memory_limit" if "MemoryError" in exc.remote_mro else None
+            if outcome:
+                self.session.record(BoxFailure("memory_limit", "the submission ran out of "
+                                               "memory"))
+            return CheckResult(status="fail", points=0.0, outcome=outcome, where=where,
+                               message=f"your code raised {str(exc)[:500]}",
+                               **common)  # type: ignore[arg-type]
+        if visibility == "hidden":
+            if isinstance(exc, AssertionError | pytest.fail.Exception):
+                message = "hidden check failed"
+            else:
+                message = (f"hidden check failed: the test could not use what your code "
+                           f"returned ({type(exc).__name__})")
+            return CheckResult(status="fail", points=0.0, message=message,
+                               **common)  # type: ignore[arg-type]
+        crash = getattr(report.longrepr, "reprcrash", None)
+        message = crash.message if crash is not None else str(report.longrepr)[-1500:]
+        return CheckResult(status="fail", points=0.0, message=message[:1500],
+                           **common)  # type: ignore[arg-type]

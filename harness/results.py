@@ -1,0 +1,83 @@
+"""Result records: one per grading, with a schema version, round-tripping through JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+SCHEMA_VERSION = 1
+Verdict = Literal["graded", "submission_error", "timeout", "memory_limit", "output_limit",
+                  "crashed"]
+Status = Literal["pass", "fail", "error", "skip"]
+VERDICTS = ("graded", "submission_error", "timeout", "memory_limit", "output_limit", "crashed")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one test of the task."""
+
+    id: str
+    name: str
+    kind: str
+    visibility: Literal["public", "hidden"]
+    status: Status
+    points: float
+    max_points: float
+    message: str = ""
+    hint: str = ""
+    where: tuple[str, ...] = ()
+    outcome: str | None = None
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything one grading established; scores are computed here, in the grader."""
+
+    task: str
+    task_version: str
+    task_fingerprint: str
+    submission: str
+    submission_sha256: str
+    verdict: Verdict
+    score: float
+    max_score: float
+    checks: tuple[CheckResult, ...]
+    message: str
+    duration_s: float
+    device: dict[str, Any]
+    sandbox: dict[str, Any]
+    harness_version: str
+    timestamp: str
+    mode: Literal["submit", "check", "validate"] = "submit"
+    output: dict[str, str] = field(default_factory=dict)
+    environment: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.score / self.max_score if self.max_score else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False)
+
+
+def score_checks(checks: list[CheckResult]) -> tuple[float, float]:
+    """Points earned and points possible; skipped checks count for neither."""
+    counted = [c for c in checks if c.status != "skip"]
+    return (round(sum(c.points for c in counted), 6), round(sum(c.max_points for c in counted), 6))
+
+
+def result_from_dict(data: dict[str, Any]) -> Result:
+    """Rebuild a result from its JSON form (migrating older schema versions first)."""
+    data = dict(data)
+    version = data.get("schema_version", 1)
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"result schema version {version} is not supported")
+    data["checks"] = tuple(CheckResult(**{**c, "where": tuple(c.get("where", ()))})
+                           for c in data["checks"])
+    return Result(**data)

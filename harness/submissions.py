@@ -1,0 +1,136 @@
+"""Find a submission, check it statically, and stage a clean copy for the sandbox.
+
+The grader only *reads* submission files here (as text, parsed with ``ast``); it never
+imports or executes them. Links are not followed and sizes are capped.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import SubmissionNotFound
+from harness.tasks import Task
+
+MAX_FILE_BYTES = 5 << 20
+MAX_TOTAL_BYTES = 50 << 20
+MAX_FILES = 500
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A located submission: its original path and its format."""
+
+    path: Path
+    format: str  # "module" or "folder" (notebooks: see the notebook issue)
+    entry: str
+
+
+@dataclass(frozen=True)
+class StaticProblem:
+    """A problem found without running anything (a syntax error, a missing entry)."""
+
+    kind: str
+    message: str
+    file: str = ""
+    line: int | None = None
+
+
+def locate(task: Task, path: Path | None, submissions_dir: Path) -> Submission:
+    """The submission for ``task``: the given path, else ``submissions/<task>[.py|/]``."""
+    candidates = [path] if path else [submissions_dir / f"{task.id}.py", submissions_dir / task.id]
+    for cand in candidates:
+        if cand is None:
+            continue
+        if cand.is_file() and cand.suffix == ".py":
+            return Submission(cand.resolve(), "module", cand.name)
+        if cand.is_dir():
+            if not (cand / task.entry).is_file():
+                raise SubmissionNotFound(f"{cand} has no {task.entry}",
+                                         hint=f"a folder submission needs {task.entry} as its "
+                                         "entry point (the task spec's `entry`)")
+            return Submission(cand.resolve(), "folder", task.entry)
+        if cand.is_file():
+            raise SubmissionNotFound(f"{cand} is not a Python module (.py)",
+                                     hint="notebook grading arrives with the notebook issue")
+    shown = ", ".join(str(c) for c in candidates if c is not None)
+    raise SubmissionNotFound(f"no submission found at {shown}",
+                             hint=f"run `grade init {task.id}` to get a starter")
+
+
+def stage(sub: Submission, parent: Path) -> Path:
+    """Copy the submission into a fresh folder under ``parent``: regular files only, capped."""
+    dest = Path(tempfile.mkdtemp(prefix="stage-", dir=parent))
+    if sub.format == "module":
+        _copy_file(sub.path, dest / sub.entry)
+        return dest
+    count = total = 0
+    for root, dirs, files in os.walk(sub.path, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "__pycache__"]
+        rel = Path(root).relative_to(sub.path)
+        for name in files:
+            src = Path(root) / name
+            st = src.lstat()
+            if not stat.S_ISREG(st.st_mode):
+                continue
+            count += 1
+            total += st.st_size
+            if count > MAX_FILES or total > MAX_TOTAL_BYTES:
+                shutil.rmtree(dest)
+                raise SubmissionNotFound(f"{sub.path} is too large to grade "
+                                         f"(over {MAX_FILES} files or {MAX_TOTAL_BYTES >> 20} MiB)")
+            (dest / rel).mkdir(parents=True, exist_ok=True)
+            _copy_file(src, dest / rel / name)
+    return dest
+
+
+def _copy_file(src: Path, dst: Path) -> None:
+    fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SubmissionNotFound(f"{src} is not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_FILE_BYTES:
+        raise SubmissionNotFound(f"{src} is larger than {MAX_FILE_BYTES >> 20} MiB")
+    dst.write_bytes(data)
+
+
+def static_problems(staged: Path, sub: Submission) -> list[StaticProblem]:
+    """Parse every Python file of the staged copy; report syntax errors with file:line."""
+    problems = []
+    files = [staged / sub.entry] if sub.format == "module" else sorted(staged.rglob("*.py"))
+    for path in files:
+        rel = path.relative_to(staged).as_posix()
+        try:
+            source = path.read_bytes()
+            ast.parse(source, filename=rel)
+        except SyntaxError as exc:
+            where = f"{rel}:{exc.lineno}" if exc.lineno else rel
+            text = (exc.text or "").strip()
+            problems.append(StaticProblem(
+                "syntax", f"syntax error at {where}: {exc.msg}" + (f"\n    {text}" if text else ""),
+                rel, exc.lineno))
+        except (RecursionError, MemoryError, ValueError):
+            problems.append(StaticProblem("syntax", f"{rel} is too deeply nested or malformed "
+                                          "for Python to parse", rel))
+    return problems
+
+
+def function_source(staged: Path, sub: Submission, name: str) -> ast.FunctionDef | None:
+    """The AST of a top-level function of the entry module (for static checks)."""
+    try:
+        tree = ast.parse((staged / sub.entry).read_bytes())
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            return node
+    return None

@@ -1,0 +1,77 @@
+"""Hidden tests for phase1/dot-product (never shown to learners)."""
+
+import ast
+
+import numpy as np
+import pytest
+
+NAMES = ["dot_loop", "dot_numpy"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("size,dtype", [(7, "float64"), (1000, "float64"), (513, "float32"),
+                                        (300, "int64")])
+def test_random_vectors(submission, rng, name, size, dtype):
+    if dtype == "int64":
+        a = rng.integers(-1000, 1000, size=size).astype(dtype)
+        b = rng.integers(-1000, 1000, size=size).astype(dtype)
+    else:
+        a = rng.normal(size=size).astype(dtype)
+        b = rng.normal(size=size).astype(dtype)
+    expected = float(np.dot(a.astype(np.float64), b.astype(np.float64)))
+    got = submission.call(name, a, b)
+    assert isinstance(got, float)
+    assert got == pytest.approx(expected, rel=1e-4 if dtype == "float32" else 1e-9, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_empty_and_single(submission, name):
+    assert submission.call(name, [], []) == 0.0
+    assert isinstance(submission.call(name, np.array([]), np.array([])), float)
+    assert submission.call(name, [3.0], [-2.5]) == pytest.approx(-7.5)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("a,b", [([1.0, 2.0, 3.0], [1.0]), ([1.0], [1.0, 2.0]),
+                                 ([1.0, 2.0], [1.0, 2.0, 3.0])])
+def test_mismatched_lengths(submission, name, a, b):
+    with pytest.raises(ValueError):
+        submission.call(name, np.array(a), np.array(b))
+
+
+def _numpy_names(tree):
+    """Names bound to numpy in a function body, and whether any numpy call is used."""
+    bad = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                and node.value.id in ("np", "numpy"):
+            bad.append(f"{node.value.id}.{node.attr}")
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.MatMult):
+            bad.append("@")
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr in ("dot", "sum", "inner", "vdot", "matmul", "einsum"):
+            bad.append(f".{node.func.attr}()")
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            bad.append("import")
+    return bad
+
+
+def test_loop_uses_no_numpy(submission, rng):
+    tree = submission.function_ast("dot_loop")
+    assert tree is not None
+    assert not _numpy_names(tree)
+    # The static check can be dodged (a helper, getattr); the probe sees what really ran.
+    a, b = rng.normal(size=50).tolist(), rng.normal(size=50).tolist()
+    assert "numpy" not in submission.modules_used("dot_loop", a, b)
+
+
+def test_numpy_is_faster_than_loop(submission, rng):
+    n = 100_000
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    ra, rb = submission.store(a, b)
+    expected = float(np.dot(a, b))
+    loop_value, t_loop = submission.timed("dot_loop", ra, rb, number=2)
+    numpy_value, t_numpy = submission.timed("dot_numpy", ra, rb, number=200)
+    assert loop_value == pytest.approx(expected, rel=1e-9)
+    assert numpy_value == pytest.approx(expected, rel=1e-9)
+    assert t_loop / t_numpy >= 20
