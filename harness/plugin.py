@@ -159,7 +159,7 @@ class GraderPlugin:
                 hint = str(mark.args[0])
             elif mark.name == "kind" and mark.args:
                 kind = mark.args[0]
-        points = round(points / max(1, self.share.get(self._base_key(item), 1)), 6)
+        points = points / max(1, self.share.get(self._base_key(item), 1))
         return CheckSpec(points, hint, kind), base
 
     def _check(self, item: pytest.Item, report: pytest.TestReport,

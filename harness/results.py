@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 SCHEMA_VERSION = 1
@@ -69,7 +73,7 @@ class Result:
 def score_checks(checks: list[CheckResult]) -> tuple[float, float]:
     """Points earned and points possible; skipped checks count for neither."""
     counted = [c for c in checks if c.status != "skip"]
-    return (round(sum(c.points for c in counted), 6), round(sum(c.max_points for c in counted), 6))
+    return (round(sum(c.points for c in counted), 3), round(sum(c.max_points for c in counted), 3))
 
 
 def result_from_dict(data: dict[str, Any]) -> Result:
@@ -81,3 +85,23 @@ def result_from_dict(data: dict[str, Any]) -> Result:
     data["checks"] = tuple(CheckResult(**{**c, "where": tuple(c.get("where", ()))})
                            for c in data["checks"])
     return Result(**data)
+
+
+def save(result: Result, reports_dir: Path) -> Path:
+    """Write the result document under ``reports/<task>/`` atomically; return its path."""
+    folder = reports_dir / result.task
+    folder.mkdir(parents=True, exist_ok=True)
+    stamp = result.timestamp.replace(":", "").replace("-", "").replace("+0000", "Z")
+    path = folder / f"{stamp}-{result.mode}-{result.submission_sha256[:8]}.json"
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(result.to_json())
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path

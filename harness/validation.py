@@ -1,0 +1,89 @@
+"""`grade validate`: every spec parses, every reference scores 100%, every mutant fails.
+
+This is how a task pack proves its tests test: a mutant is a known-wrong submission,
+and a mutant that passes every check means the hidden tests miss that mistake.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import grading, tasks
+from harness.errors import HarnessError
+from harness.settings import Settings
+
+
+@dataclass
+class ValidationReport:
+    """What validation found: how many tasks are sound, and every problem in words."""
+
+    ok_count: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+def _reference_of(s: Settings, task_id: str) -> Path | None:
+    folder = s.reference.value / task_id
+    for cand in (folder / "solution.py", folder / "solution"):
+        if cand.exists():
+            return cand
+    return None
+
+
+def _summary(path: Path) -> str:
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_text()))
+    except (SyntaxError, OSError, ValueError):
+        doc = None
+    return (doc or "").splitlines()[0] if doc else path.stem
+
+
+def validate_task(s: Settings, task: tasks.Task, progress: Callable[[str], None]) -> list[str]:
+    """Problems with one task's reference and mutants (empty when sound)."""
+    problems = []
+    ref = _reference_of(s, task.id)
+    if ref is None:
+        return [f"{task.id}: no reference solution at {s.reference.value / task.id}/solution.py"]
+    result = grading.grade(task, ref, s, mode="validate")
+    failing = [c.id for c in result.checks if c.status != "pass"]
+    if result.verdict != "graded" or result.score != result.max_score or not result.checks:
+        problems.append(f"{task.id}: the reference scores {result.score:g}/{result.max_score:g} "
+                        f"({result.verdict}; failing: {', '.join(failing) or 'none'}"
+                        f"{'; ' + result.message if result.message else ''})")
+    progress(f"  reference {result.score:g}/{result.max_score:g} in {result.duration_s:.2f} s")
+    mutants = sorted((s.reference.value / task.id / "mutants").glob("*.py"))
+    if not mutants:
+        problems.append(f"{task.id}: no mutants in {s.reference.value / task.id / 'mutants'}")
+    for mutant in mutants:
+        r = grading.grade(task, mutant, s, mode="validate")
+        caught = [c.id for c in r.checks if c.status != "pass"]
+        progress(f"  mutant {mutant.stem}: {r.score:g}/{r.max_score:g}, caught by "
+                 f"{len(caught)} check(s)")
+        if r.verdict == "graded" and r.score == r.max_score:
+            problems.append(f"{task.id}: mutant {mutant.name} passes every check, so the tests "
+                            f"miss: {_summary(mutant)}")
+    return problems
+
+
+def validate_pack(s: Settings, only: tuple[str, ...] = (),
+                  progress: Callable[[str], None] = lambda _: None) -> ValidationReport:
+    """Validate every task of the pack (or only the given ids)."""
+    report = ValidationReport()
+    specs = tasks.discover(s.tasks.value)
+    if not specs:
+        report.problems.append(f"no tasks found under {s.tasks.value}")
+    for spec_path in specs:
+        task_id = tasks.task_id_of(spec_path, s.tasks.value)
+        if only and task_id not in only:
+            continue
+        progress(task_id)
+        try:
+            task = tasks.parse_spec(spec_path, task_id)
+            problems = validate_task(s, task, progress)
+        except HarnessError as exc:
+            problems = [f"{task_id}: {exc.message}"]
+        report.problems.extend(problems)
+        report.ok_count += not problems
+    return report
