@@ -12,14 +12,25 @@ from typing import Any
 import click
 
 from harness import history, settings, tasks
-from harness.errors import HarnessError, SubmissionNotFound, UsageError, ValidationFailed
+from harness.errors import HarnessError, UsageError, ValidationFailed
 
 
 def _settings(ctx: click.Context) -> settings.Settings:
     return ctx.obj  # type: ignore[no-any-return]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class HarnessGroup(click.Group):
+    """The one error handler: a harness error prints its message and exits with its code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HarnessError as exc:
+            click.echo(click.style("error: ", fg="red", bold=True) + str(exc), err=True)
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=HarnessGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--tasks", "tasks_dir", metavar="DIR", help="Task pack folder [env HARNESS_TASKS].")
 @click.option("--reference", metavar="DIR", help="Reference solutions [env HARNESS_REFERENCE].")
 @click.option("--workspace", metavar="DIR",
@@ -177,15 +188,5 @@ def history_cmd(ctx: click.Context, task_id: str | None, limit: int, fmt: str) -
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Entry point with the one error handler: harness errors print a message and exit."""
-    try:
-        return cli.main(args=argv, prog_name="grade", standalone_mode=False)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except (HarnessError, SubmissionNotFound) as exc:
-        click.echo(click.style("error: ", fg="red", bold=True) + str(exc), err=True)
-        sys.exit(exc.exit_code)
+    """Entry point of the ``grade`` console script."""
+    return cli.main(args=argv, prog_name="grade")

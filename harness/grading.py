@@ -22,7 +22,7 @@ import pytest
 import harness
 from harness import clock, device, submissions
 from harness.plugin import BoxSession, GraderPlugin
-from harness.results import CheckResult, Result, Verdict, score_checks
+from harness.results import Result, Verdict, score_checks
 from harness.sandbox import BoxFailure, BoxSpec, Budget, make_grader_non_dumpable
 from harness.sandbox.box import boxes_root
 from harness.settings import Settings

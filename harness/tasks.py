@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import SpecError, TaskNotFound
-from harness.sandbox import Limits
+from harness.limits import Limits
 
 SPEC_FILE = "task.toml"
 CheckKind = Literal["correctness", "leakage", "timing", "quality", "style"]

@@ -186,7 +186,8 @@ def modules_used(fn: Any, args: list[Any], kwargs: dict[str, Any]) -> list[str]:
 
     def profile(frame: Any, event: str, arg: Any) -> None:
         if event == "c_call":
-            mod = getattr(arg, "__module__", None) or type(getattr(arg, "__self__", None)).__module__
+            owner = getattr(arg, "__self__", None)
+            mod = getattr(arg, "__module__", None) or type(owner).__module__
             if mod:
                 seen.add(mod.split(".")[0])
         elif event == "call":

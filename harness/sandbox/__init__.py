@@ -7,7 +7,8 @@ PID and network namespaces, hidden paths covered, read-only tree) or ``process``
 (a plain child with limits, reported as ``minimal``).
 """
 
-from harness.sandbox.box import Box, BoxFailure, BoxSpec, Budget, LoadReport, Limits
+from harness.limits import Limits
+from harness.sandbox.box import Box, BoxFailure, BoxSpec, Budget, LoadReport
 from harness.sandbox.platform import capabilities, make_grader_non_dumpable
 
 __all__ = ["Box", "BoxFailure", "BoxSpec", "Budget", "LoadReport", "Limits", "capabilities",

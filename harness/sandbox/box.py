@@ -18,29 +18,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness import clock, wire
+from harness.limits import Limits
 from harness.sandbox.platform import Capabilities, capabilities, count_user_processes
 from harness.sandbox.process import ChildProcess
 
 FailureKind = Literal["timeout", "memory_limit", "output_limit", "crashed"]
-GiB = 1 << 30
-MiB = 1 << 20
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits for one submission (spec defaults, overridable per task)."""
-
-    call_seconds: float = 10.0
-    total_seconds: float = 120.0
-    load_seconds: float = 30.0
-    cpu_seconds: int = 120
-    memory_bytes: int = 3 * GiB
-    output_bytes: int = 1 * MiB
-    processes: int = 64
-    open_files: int = 256
-    file_size_bytes: int = 64 * MiB
-    frame_bytes: int = 256 * MiB
-    max_elements: int = 50_000_000
 
 
 @dataclass(frozen=True)
