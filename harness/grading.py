@@ -21,7 +21,7 @@ import pytest
 
 import harness
 from harness import clock, device, submissions
-from harness.plugin import BoxSession, GraderPlugin
+from harness.plugin import BoxSession, GraderPlugin, NotRunSession
 from harness.results import Result, Verdict, score_checks
 from harness.sandbox import BoxFailure, BoxSpec, Budget, make_grader_non_dumpable
 from harness.sandbox.box import boxes_root
@@ -70,16 +70,15 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
                 mismatch = interface_problems(task, names)
                 if mismatch:
                     verdict, message = "submission_error", "\n".join(mismatch)
+    runner: BoxSession | NotRunSession = session
     if verdict != "graded":
         session.close()
-        session.restarts = 10**6  # every check reports the load failure instead of running
-        session.failures.append(BoxFailure("crashed", f"not run: {message.splitlines()[0]}"))
+        runner = NotRunSession(BoxFailure("crashed", f"not run: {message.splitlines()[0]}"))
 
     def static(name: str) -> Any:
         return submissions.function_source(staged, sub, name)
 
-    plugin = GraderPlugin(task, _NotRunSession(session) if verdict != "graded" else session,
-                          names, static)
+    plugin = GraderPlugin(task, runner, names, static)
     try:
         run_tests(task, tests, plugin)
     finally:
@@ -103,19 +102,6 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
         harness_version=harness.__version__, timestamp=clock.now_iso(), mode=mode,
         output={"stdout": stdout, "stderr": stderr},
     )
-
-
-class _NotRunSession:
-    """Stands in for the box session when the submission never loaded."""
-
-    def __init__(self, session: BoxSession) -> None:
-        self._session = session
-
-    def current(self) -> Any:
-        raise self._session.failures[-1]
-
-    def record(self, failure: BoxFailure) -> None:
-        pass
 
 
 def run_tests(task: Task, tests: list[Path], plugin: GraderPlugin) -> None:

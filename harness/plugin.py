@@ -15,7 +15,7 @@ Markers ``@pytest.mark.points(n)``, ``@pytest.mark.hint("...")`` and
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,19 @@ class BoxSession:
         self._retire()
 
 
+class NotRunSession:
+    """Stands in for the box session when the submission never loaded: checks say why."""
+
+    def __init__(self, reason: BoxFailure) -> None:
+        self.reason = reason
+
+    def current(self) -> Box:
+        raise self.reason
+
+    def record(self, failure: BoxFailure) -> None:
+        pass
+
+
 def _seed(task_id: str, nodeid: str) -> int:
     return int(hashlib.sha256(f"{task_id}::{nodeid}".encode()).hexdigest()[:12], 16)
 
@@ -89,7 +102,7 @@ def _seed(task_id: str, nodeid: str) -> int:
 class GraderPlugin:
     """Registered into an in-process pytest run by :mod:`harness.grading`."""
 
-    def __init__(self, task: Task, session: BoxSession, names: dict[str, Any],
+    def __init__(self, task: Task, session: BoxSession | NotRunSession, names: dict[str, Any],
                  static: Callable[[str], Any]) -> None:
         self.task = task
         self.session = session
@@ -140,7 +153,8 @@ class GraderPlugin:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item,
-                                  call: pytest.CallInfo[None]) -> Iterator[Any]:
+                                  call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self.checks.append(self._check(item, report, call))

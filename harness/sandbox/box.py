@@ -112,7 +112,8 @@ class Box:
         }
         self.child.conn.send_bytes(wire.encode_message({"op": "start"}, {"config": config}))
         header, _ = self._receive(min(limits.load_seconds, self.budget.remaining()), "loading")
-        lockdown = header.get("lockdown") if isinstance(header.get("lockdown"), dict) else {}
+        raw = header.get("lockdown")
+        lockdown: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if header.get("op") == "ready" and isinstance(header.get("names"), dict):
             self.load = LoadReport(True, header["names"], None, lockdown)
         elif header.get("op") == "load_error" and isinstance(header.get("error"), dict):
