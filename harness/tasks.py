@@ -11,7 +11,9 @@ A task lives in ``<pack>/<phase>/<name>/``::
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -92,8 +94,9 @@ class Task:
         for path in sorted(p for p in self.root.rglob("*") if p.is_file()):
             if "__pycache__" in path.parts:
                 continue
-            h.update(path.relative_to(self.root).as_posix().encode())
-            h.update(path.read_bytes())
+            name, data = path.relative_to(self.root).as_posix().encode(), path.read_bytes()
+            h.update(len(name).to_bytes(8, "big") + name + len(data).to_bytes(8, "big"))
+            h.update(data)
         return h.hexdigest()[:16]
 
 
@@ -171,7 +174,7 @@ def parse_spec(path: Path, task_id: str) -> Task:
         raw = _typed(raw, dict, path, f"checks.{name}")
         _unknown(raw, {"points", "hint", "kind"}, path, where)
         points = _typed(raw.get("points", 1.0), float, path, where + "points")
-        if points < 0:
+        if not math.isfinite(points) or points < 0:
             raise SpecError(str(path), where + "points", "must not be negative")
         checks[name] = CheckSpec(points, _typed(raw.get("hint", ""), str, path, where + "hint"),
                                  _choice(raw.get("kind", "correctness"), CHECK_KINDS, path,
@@ -187,11 +190,15 @@ def parse_spec(path: Path, task_id: str) -> Task:
         formats=formats,
         limits=_limits(data.get("limits", {}), path),
         device=_choice(data.get("device", "cpu"), DEVICES, path, "device"),
-        datasets=tuple(_typed(data.get("datasets", []), list, path, "datasets")),
-        preload=tuple(_typed(data.get("preload", ["numpy"]), list, path, "preload")),
+        datasets=_strs(data.get("datasets", []), path, "datasets"),
+        preload=_strs(data.get("preload", ["numpy"]), path, "preload"),
         entry=_typed(data.get("entry", "solution.py"), str, path, "entry"),
         checks=checks,
     )
+
+
+def _strs(raw: Any, path: Path, name: str) -> tuple[str, ...]:
+    return tuple(_typed(x, str, path, name) for x in _typed(raw, list, path, name))
 
 
 def _limits(raw: Any, path: Path) -> Limits:
@@ -199,7 +206,7 @@ def _limits(raw: Any, path: Path) -> Limits:
     _unknown(raw, set(_LIMIT_KEYS), path, "limits.")
     values = {k: _typed(v, _LIMIT_KEYS[k], path, f"limits.{k}") for k, v in raw.items()}
     for k, v in values.items():
-        if v <= 0:
+        if not math.isfinite(v) or v <= 0:
             raise SpecError(str(path), f"limits.{k}", "must be positive")
     base = Limits()
     return Limits(
@@ -227,7 +234,8 @@ def load_task(pack: Path, task_id: str) -> Task:
     path = pack / task_id / SPEC_FILE
     if not path.is_file():
         known = [task_id_of(p, pack) for p in discover(pack)]
-        close = [k for k in known if task_id.split("/")[-1] in k]
+        close = [k for k in known if task_id.split("/")[-1] in k] or \
+            difflib.get_close_matches(task_id, known, n=1)
         raise TaskNotFound(f"no task {task_id!r} in {pack}",
                            hint=f"did you mean {close[0]}?" if close else
                            "`grade list` shows the tasks")

@@ -100,7 +100,8 @@ def encode_message(header: dict[str, Any], values: dict[str, Any],
 
 def _npy(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    np.lib.format.write_array(buf, np.ascontiguousarray(arr), allow_pickle=False)
+    arr = arr if arr.flags.c_contiguous else arr.copy(order="C")
+    np.lib.format.write_array(buf, arr, allow_pickle=False)
     return buf.getvalue()
 
 
@@ -135,7 +136,8 @@ def _encode(v: Any, blobs: _Blobs, to_handle: Any, depth: int) -> Any:
     if type(v) is tuple:
         return {"$t": "tuple", "items": [_encode(x, blobs, to_handle, depth + 1) for x in v]}
     if type(v) in (set, frozenset):
-        return {"$t": "set", "items": [_encode(x, blobs, to_handle, depth + 1) for x in v]}
+        return {"$t": "set" if type(v) is set else "frozenset",
+                "items": [_encode(x, blobs, to_handle, depth + 1) for x in v]}
     if type(v) is dict:
         return {"$t": "dict", "items": [[_encode(k, blobs, to_handle, depth + 1),
                                          _encode(x, blobs, to_handle, depth + 1)]
@@ -183,7 +185,9 @@ def _column(v: Any, enc: Any) -> Any:
 
 
 def _isna(x: Any) -> bool:
-    return x is None or (isinstance(x, float) and math.isnan(x))
+    import pandas as pd
+
+    return x is None or x is pd.NA or x is pd.NaT or (isinstance(x, float) and math.isnan(x))
 
 
 def _handle(v: Any, to_handle: Any) -> Any:
@@ -286,6 +290,9 @@ class Decoder:
     def _t_set(self, v: dict[str, Any], depth: int) -> set[Any]:
         return set(self._items_of(v, depth))
 
+    def _t_frozenset(self, v: dict[str, Any], depth: int) -> frozenset[Any]:
+        return frozenset(self._items_of(v, depth))
+
     def _t_dict(self, v: dict[str, Any], depth: int) -> dict[Any, Any]:
         out = {}
         for pair in v["items"]:
@@ -330,7 +337,7 @@ class Decoder:
             raise WireError(f"array dtype {dtype.str!r} is not allowed")
         n = 1
         for d in shape:
-            if type(d) is not int or d < 0:
+            if type(d) is not int or d < 0 or d > self.max_elements:
                 raise WireError("bad array shape")
             n *= d
         self._elements += n
@@ -381,6 +388,8 @@ class Decoder:
         data = [self.value(c, depth) for c in v["data"]]
         if not isinstance(columns, list) or len(columns) != len(data):
             raise WireError("frame columns do not match its data")
+        if not all(isinstance(c, pd.Series | pd.Categorical | np.ndarray | list) for c in data):
+            raise WireError("dataframe column is not an array")
         index = self.value(v["index"], depth)
         frame = pd.DataFrame({i: (c.array if isinstance(c, pd.Series) else c)
                               for i, c in enumerate(data)}, index=index)
