@@ -74,6 +74,12 @@ class BoxSession:
 
     def _retire(self) -> None:
         if self.box is not None:
+            child = self.box.child
+            if child is not None and child.output_overflow and not any(
+                    f.kind == "output_limit" for f in self.failures):
+                # The flood may come between requests, when no check is waiting for it.
+                self.record(BoxFailure("output_limit", "the submission printed more than "
+                                       f"{self.spec.limits.output_bytes} bytes and was stopped"))
             self.outputs.append(self.box.output())
             self.all_clean &= self.box.close()
             self.box = None

@@ -43,18 +43,28 @@ def _exception_class(mro: list[str]) -> type[RemoteException]:
             continue
         if name not in _classes:
             try:
-                _classes[name] = type(f"Remote{name}", (RemoteException, base), {})
-            except TypeError:  # layout conflict: try the next, more general class
+                cls = type(f"Remote{name}", (RemoteException, base), {})
+                _blank(cls)
+            except TypeError:  # layout conflict or special constructor: try a more general one
                 continue
+            _classes[name] = cls
         return _classes[name]
     return RemoteException
+
+
+def _blank(cls: type[RemoteException]) -> RemoteException:
+    """An instance made without calling the class's own constructor (it may need arguments)."""
+    try:
+        return cls.__new__(cls)
+    except TypeError:
+        return BaseException.__new__(cls)  # e.g. MemoryError refuses subclass __new__
 
 
 def rebuild_exception(error: dict[str, Any]) -> RemoteException:
     """Turn an error record from the child into an exception (data only, no unpickling)."""
     mro = [str(x) for x in error.get("mro", []) if isinstance(x, str)][:12]
     cls = _exception_class(mro)
-    exc = cls.__new__(cls)
+    exc = _blank(cls)
     message = str(error.get("message", ""))[:2000]
     exc.args = (f"{str(error.get('type', 'Exception'))[:100]}: {message}",)
     exc.remote_type = str(error.get("type", "Exception"))[:100]

@@ -207,8 +207,12 @@ def unpack(frame: bytes) -> tuple[dict[str, Any], list[bytes]]:
     (n,) = struct.unpack(">I", frame[:4])
     if n > len(frame) - 4:
         raise WireError("header length beyond the frame")
+    raw = frame[4:4 + n]
+    # json.loads builds every container before any cap applies: bound them up front.
+    if raw.count(b"[") + raw.count(b"{") + raw.count(b",") > 2 * MAX_ITEMS:
+        raise WireError("header has too many items")
     try:
-        header = json.loads(frame[4:4 + n].decode("utf-8"))
+        header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise WireError(f"header is not valid JSON: {type(exc).__name__}") from None
     if not isinstance(header, dict):

@@ -119,10 +119,18 @@ class Server:
         self.workdir = workdir
         self.max_frame = max_frame
         self.objects = Objects()
+        # Memory held back so that a MemoryError can still be described and sent.
+        self.reserve: bytearray | None = bytearray(8 << 20)
+        self.out_of_memory = wire.encode_message({"ok": False, "error": {
+            "type": "MemoryError", "mro": ["MemoryError", "Exception", "BaseException"],
+            "message": "out of memory", "frames": []}}, {})
 
     def send(self, header: dict[str, Any], values: dict[str, Any]) -> None:
         try:
             frame = wire.encode_message(header, values, self.objects.to_handle)
+        except MemoryError:
+            self.reserve = None
+            frame = self.out_of_memory
         except (wire.WireError, RecursionError, ValueError, TypeError) as exc:
             frame = wire.encode_message({"ok": False, "error": {
                 "type": "ResultNotData", "mro": ["ResultNotData"],
@@ -132,6 +140,11 @@ class Server:
 
     def serve(self) -> None:
         while True:
+            if self.reserve is None:
+                try:
+                    self.reserve = bytearray(8 << 20)
+                except MemoryError:
+                    pass
             try:
                 frame = self.conn.recv_bytes(self.max_frame)
             except EOFError:
@@ -142,7 +155,14 @@ class Server:
             except BaseException as exc:  # learner failure is data
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                self.send({"ok": False, "error": describe_error(exc, self.workdir)}, {})
+                if isinstance(exc, MemoryError):
+                    self.reserve = None
+                try:
+                    error = describe_error(exc, self.workdir)
+                except MemoryError:
+                    self.conn.send_bytes(self.out_of_memory)
+                    continue
+                self.send({"ok": False, "error": error}, {})
                 continue
             self.send({"ok": True}, {"result": result})
 

@@ -110,8 +110,8 @@ class Box:
                        "open_files": limits.open_files,
                        "file_size_bytes": limits.file_size_bytes, "processes": nproc},
         }
-        self.child.conn.send_bytes(wire.encode_message({"op": "start"}, {"config": config}))
-        header, _ = self._receive(min(limits.load_seconds, self.budget.remaining()), "loading")
+        header, _ = self._exchange(wire.encode_message({"op": "start"}, {"config": config}),
+                                   min(limits.load_seconds, self.budget.remaining()), "loading")
         raw = header.get("lockdown")
         lockdown: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if header.get("op") == "ready" and isinstance(header.get("names"), dict):
@@ -144,18 +144,21 @@ class Box:
             raise BoxFailure("crashed", "the submission's process is no longer running")
         limit = self.spec.limits.call_seconds if timeout is None else timeout
         limit = min(limit, self.budget.remaining())
-        self.child.conn.send_bytes(wire.encode_message(header, values))
-        reply, decoded = self._receive(limit, "answering")
+        reply, decoded = self._exchange(wire.encode_message(header, values), limit, "answering")
         reply["value"] = decoded.get("result")
         return reply
 
-    def _receive(self, limit: float, doing: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    def _exchange(self, request: bytes, limit: float,
+                  doing: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Send a frame and read the reply, both under the watchdog (a child that stops
+        reading cannot block the grader in ``send_bytes`` either)."""
         assert self.child is not None
         child = self.child
         timer = threading.Timer(limit, child.kill, args=("timeout",))
         start = clock.monotonic()
         timer.start()
         try:
+            child.conn.send_bytes(request)
             frame = child.conn.recv_bytes(self.spec.limits.frame_bytes)
         except (EOFError, OSError):
             frame = None
