@@ -5,10 +5,6 @@ the grader must still guarantee: a verdict from its own comparisons, bounded tim
 output, no surviving processes, no hidden file or grader secret reachable from the
 child, nothing outside scratch written, no network, nothing unpickled.
 
-Tests marked ``xfail(strict=True)`` document harness bugs found while writing this
-suite; each reason names the bug and the fix. They turn into failures (XPASS) once the
-harness is fixed: then drop the mark.
-
 Tests that need the namespace backend are skipped where it is unavailable; tests that
 switch to the minimal backend (``HARNESS_SANDBOX=process``) never run a fixture that
 could harm the machine without namespaces.
@@ -40,7 +36,7 @@ from harness import grading, settings, tasks, wire
 from harness.plugin import BoxSession
 from harness.results import VERDICTS, Result
 from harness.sandbox import Box, BoxFailure, BoxSpec, Budget, capabilities, make_grader_non_dumpable
-from harness.sandbox.box import boxes_root
+from harness.sandbox.box import boxes_root, private_tmp
 from tests.conftest import FIXTURES, SECRET
 
 HOSTILE = FIXTURES / "hostile"
@@ -447,12 +443,19 @@ def test_hidden_test_hunter_finds_nothing_of_this_grading(
     assert report["stats"]["pids"] <= 2
     # The covers cannot be lifted, with or without a fresh user namespace.
     assert report["escape"] and not [e for e in report["escape"] if e.endswith(": ok")]
-    # Controls: the hunt ran, found the covers without being told where the workspace
-    # is, and found the decoy token in the unprotected file beside them.
+    # Controls: the hunt ran and found the covers without being told where the workspace
+    # is. The decoy beside them lies in the temp folder, which each box replaces with an
+    # empty one unless the interpreter lives there (then the decoy must be found).
     assert report["stats"]["files"] > 100 and report["stats"]["objects"] > 1000
     assert str(workspace / "tasks") in report["covers"]
-    assert any(f"decoy-{nonce}" in f for f in found), found
-    assert reads[str(decoy)].startswith(f"read: {SECRET}:decoy-{nonce}")
+    assert found, "the hunt found nothing at all: it did not really search"
+    tmp_is_private = str(private_tmp()) == os.path.realpath(tempfile.gettempdir())
+    if tmp_is_private and str(decoy).startswith(str(private_tmp())):
+        assert not any(f"decoy-{nonce}" in f for f in found), found
+        assert not reads[str(decoy)].startswith("read:"), reads
+    else:
+        assert any(f"decoy-{nonce}" in f for f in found), found
+        assert reads[str(decoy)].startswith(f"read: {SECRET}:decoy-{nonce}")
 
 
 # ------------------------------------------------------------------ 9. kill

@@ -83,7 +83,7 @@ def close_namespaces(scratch: str, boxes_root: str | None, masks: list[str]) -> 
         masked.append(path)
     if boxes_root and os.path.isdir(boxes_root):
         _check(libc.mount(b"tmpfs", boxes_root.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
-                          b"size=4k,mode=755"), "cover other boxes")
+                          b"size=1m,mode=755"), "cover the temp folder")
         os.makedirs(scratch, exist_ok=True)
         masked.append(boxes_root)
     _check(libc.mount(f"/proc/self/fd/{scratch_fd}".encode(), scratch.encode(), None,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, field
@@ -76,6 +77,17 @@ def boxes_root() -> Path:
     return root
 
 
+def private_tmp() -> Path:
+    """The folder replaced by an empty one inside each box: the whole temp folder (other
+    programs' files, other boxes) unless the interpreter or the harness lives under it."""
+    tmp = Path(os.path.realpath(tempfile.gettempdir()))
+    needed = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(wire.__file__))]
+    if any(Path(os.path.realpath(n)) == tmp or tmp in Path(os.path.realpath(n)).parents
+           for n in needed):
+        return boxes_root()
+    return tmp
+
+
 @dataclass
 class Box:
     """One running child with the submission loaded in it."""
@@ -102,7 +114,7 @@ class Box:
                                   limits.processes)
         config = {
             "namespaces": self.caps.namespaces, "scratch": str(scratch),
-            "boxes_root": str(boxes_root()), "masks": list(self.spec.masks),
+            "boxes_root": str(private_tmp()), "masks": list(self.spec.masks),
             "workdir": str(work), "entry": str(work / self.spec.entry),
             "folder": self.spec.folder, "names": list(self.spec.names),
             "preload": list(self.spec.preload), "max_frame": limits.frame_bytes,
