@@ -7,16 +7,18 @@ both land and a grader killed mid-write leaves the file as it was before the wri
 from __future__ import annotations
 
 import json
+import socket
 import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from harness.results import Result
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _migrate_to_1(db: sqlite3.Connection) -> None:
@@ -40,8 +42,42 @@ def _migrate_to_1(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX IF NOT EXISTS gradings_task ON gradings(task, timestamp)")
 
 
+def _migrate_to_2(db: sqlite3.Connection) -> None:
+    """Who was graded, on which machine and device, and in which ISO week.
+
+    Rows written by version 1 keep everything they had; they gain the week of their
+    timestamp and the device their result document names; learner and machine stay
+    empty (unknown), which the weekly card reads as "the local learner".
+    """
+    for column in ("learner", "machine", "device", "week"):
+        db.execute(f"ALTER TABLE gradings ADD COLUMN {column} TEXT NOT NULL DEFAULT ''")
+    old = db.execute("SELECT id, timestamp, result_json FROM gradings").fetchall()
+    for row_id, stamp, document in old:
+        db.execute("UPDATE gradings SET week = ?, device = ? WHERE id = ?",
+                   (week_of(stamp), _device_of(document), row_id))
+    db.execute("CREATE INDEX IF NOT EXISTS gradings_learner_week ON gradings(learner, week)")
+
+
+def week_of(timestamp: str) -> str:
+    """The ISO week (``2026-W48``) of an ISO-8601 timestamp; empty if it does not parse."""
+    try:
+        year, week, _ = datetime.fromisoformat(timestamp).isocalendar()
+    except ValueError:
+        return ""
+    return f"{year}-W{week:02d}"
+
+
+def _device_of(document: str) -> str:
+    try:
+        used = json.loads(document).get("device", {}).get("used", "")
+    except (ValueError, AttributeError):
+        return ""
+    return used if isinstance(used, str) else ""
+
+
 #: Migrations by the version they produce; each runs inside the writing transaction.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_to_1,
+                                                               2: _migrate_to_2}
 
 
 @contextmanager
@@ -82,20 +118,23 @@ def git_commit(path: Path) -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def record(path: Path, result: Result) -> int:
+def record(path: Path, result: Result, learner: str = "") -> int:
     """Append one result in a single transaction; returns its row id."""
     commit = git_commit(Path(result.submission))
+    used = result.device.get("used", "")
     with connect(path) as db:
         db.execute("BEGIN IMMEDIATE")
         try:
             cur = db.execute(
                 "INSERT INTO gradings (timestamp, task, task_version, task_fingerprint, mode,"
                 " submission, submission_sha256, git_commit, verdict, score, max_score,"
-                " harness_version, result_json) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " harness_version, result_json, learner, machine, device, week)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (result.timestamp, result.task, result.task_version, result.task_fingerprint,
                  result.mode, result.submission, result.submission_sha256, commit,
                  result.verdict, result.score, result.max_score, result.harness_version,
-                 result.to_json()))
+                 result.to_json(), learner, socket.gethostname(),
+                 used if isinstance(used, str) else "", week_of(result.timestamp)))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -110,7 +149,7 @@ def rows(path: Path, task: str | None = None, limit: int = 50) -> list[dict[str,
     with connect(path) as db:
         db.row_factory = sqlite3.Row
         query = ("SELECT id, timestamp, task, mode, verdict, score, max_score, git_commit,"
-                 " submission FROM gradings")
+                 " submission, learner, machine, device, week FROM gradings")
         args: tuple[Any, ...] = ()
         if task:
             query += " WHERE task = ?"
@@ -124,3 +163,34 @@ def result_document(path: Path, row_id: int) -> dict[str, Any] | None:
     with connect(path) as db:
         found = db.execute("SELECT result_json FROM gradings WHERE id = ?", (row_id,)).fetchone()
     return json.loads(found[0]) if found else None
+
+
+def timeline(path: Path, learners: tuple[str, ...] | None = None,
+             documents: bool = True) -> list[dict[str, Any]]:
+    """Every grading oldest first, for the weekly and cohort cards.
+
+    Parameters
+    ----------
+    learners
+        Only these learners (``""`` is a row recorded before learners were known);
+        ``None`` for everyone.
+    documents
+        Parse each row's result document into ``row["result"]``; leave it out for views
+        that only need scores (the cohort of a whole class).
+    """
+    if not path.exists():
+        return []
+    columns = ("id, timestamp, task, mode, verdict, score, max_score, learner, machine,"
+               " device, week")
+    query = f"SELECT {columns}{', result_json' if documents else ''} FROM gradings"
+    args: tuple[str, ...] = ()
+    if learners is not None:
+        query += f" WHERE learner IN ({','.join('?' * len(learners))})"
+        args = learners
+    with connect(path) as db:
+        db.row_factory = sqlite3.Row
+        found = [dict(r) for r in db.execute(query + " ORDER BY timestamp, id", args)]
+    for row in found:
+        if documents:
+            row["result"] = json.loads(row.pop("result_json"))
+    return found

@@ -1,0 +1,163 @@
+"""The submission scorecard's content: a result document turned into what the page shows.
+
+Works on the document (the JSON form) rather than the dataclass, so a saved report
+written by an older or newer harness still renders; unknown fields are ignored and
+missing optional ones hide their section.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from harness.report import charts
+from harness.report.findings import CodeLine, Speedup, is_leakage, leakage_findings, speedups
+from harness.summary import VERDICT_TEXT
+
+#: Sandbox fields in the order a reader wants them, and the values that mean "weaker".
+SANDBOX_FIELDS = ("level", "detail", "network", "pid_namespace", "hidden_files", "filesystem",
+                  "environment", "process_limit", "rlimits", "memory_bytes", "cpu_seconds",
+                  "call_seconds", "output_bytes", "no_survivors")
+WEAK = {("level", "minimal"), ("hidden_files", "readable"), ("network", "host"),
+        ("pid_namespace", False), ("no_survivors", False)}
+DEVICE_FIELDS = ("requested", "used", "name", "machine", "processor", "python", "numpy",
+                 "torch", "child_threads")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_shown(v) for v in value) or "none"
+    if value is None:
+        return "—"
+    return str(value)
+
+
+def _sandbox_rows(sandbox: Mapping[str, Any]) -> list[tuple[str, str, bool]]:
+    keys = [k for k in SANDBOX_FIELDS if k in sandbox]
+    keys += sorted(k for k in sandbox if k not in SANDBOX_FIELDS and k != "backend")
+    rows = []
+    for key in keys:
+        value = sandbox[key]
+        if key.endswith("_bytes") and isinstance(value, int) and not isinstance(value, bool):
+            text = f"{value / 2**20:g} MiB"
+        else:
+            text = _shown(value)
+        weak = any(key == k and value == v for k, v in WEAK)
+        rows.append((key.replace("_", " "), text, weak))
+    return rows
+
+
+def _device_rows(device: Mapping[str, Any]) -> list[tuple[str, str]]:
+    rows = [(k.replace("_", " "), _shown(device[k])) for k in DEVICE_FIELDS if k in device]
+    for lib in device.get("blas") or []:
+        if isinstance(lib, Mapping):
+            rows.append(("BLAS", f"{lib.get('internal_api', '?')} {lib.get('version', '')}, "
+                                 f"{lib.get('num_threads', '?')} thread(s), "
+                                 f"{lib.get('architecture', '')}".strip(", ")))
+    return rows
+
+
+_BASE64 = re.compile(r"^[A-Za-z0-9+/=\s]+$")
+
+
+def _outputs(cell: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """A cell's fresh outputs as ``("text", ...)`` or ``("png", base64)`` items."""
+    shown: list[tuple[str, str]] = []
+    for out in cell.get("outputs") or []:
+        if not isinstance(out, Mapping):
+            continue
+        data = out.get("data")
+        if out.get("type") == "stream" or "text" in out:
+            shown.append(("text", str(out.get("text", ""))))
+        elif isinstance(data, Mapping):
+            png = data.get("image/png")
+            if isinstance(png, str) and _BASE64.match(png):
+                shown.append(("png", "".join(png.split())))
+            elif "text/plain" in data:
+                shown.append(("text", str(data["text/plain"])))
+    return shown
+
+
+def _notebook_view(nb: Any) -> dict[str, Any] | None:
+    """The failing cell of an executed notebook, its error and the output before it."""
+    if not isinstance(nb, Mapping) or not isinstance(nb.get("cells"), list):
+        return None
+    failed = nb.get("failed_cell")
+    cells = [c for c in nb["cells"] if isinstance(c, Mapping)]
+    cell = next((c for c in cells if c.get("index") == failed), None)
+    if cell is None or isinstance(failed, bool) or not isinstance(failed, int):
+        return None
+    raw_error = cell.get("error")
+    error: Mapping[str, Any] = raw_error if isinstance(raw_error, Mapping) else {}
+    bad_line = error.get("line")
+    source = str(cell.get("source", "")).splitlines()
+    before = [c for c in cells if c.get("cell_type") == "code" and _outputs(c)
+              and isinstance(c.get("index"), int) and c["index"] < failed]
+    frames = [f"{f.get('file')}:{f.get('line')} in {f.get('name')}" +
+              (f"\n    {f.get('code')}" if f.get("code") else "")
+              for f in error.get("frames") or [] if isinstance(f, Mapping)]
+    return {
+        "number": failed + 1,
+        "status": str(cell.get("status", "error")),
+        "code": [CodeLine(i, text, i == bad_line) for i, text in enumerate(source, 1)],
+        "error": (f"{error.get('type', 'Exception')}: {error.get('message', '')}"
+                  if error else ""),
+        "frames": frames,
+        "outputs": _outputs(cell),
+        "before": (before[-1]["index"] + 1, _outputs(before[-1])) if before else None,
+    }
+
+
+def _check_view(check: Mapping[str, Any]) -> dict[str, Any]:
+    view = {"id": "", "name": "", "kind": "", "visibility": "", "status": "error",
+            "points": 0.0, "max_points": 0.0, "message": "", "hint": "", "outcome": None,
+            **check}
+    view["speedups"] = speedups(check)
+    view["where"] = [str(w) for w in check.get("where", ())]
+    cell = check.get("cell")
+    view["cell"] = cell if isinstance(cell, Mapping) else None
+    return view
+
+
+def context(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything the scorecard template shows, computed from one result document."""
+    checks = [_check_view(c) for c in doc.get("checks", ()) if isinstance(c, Mapping)]
+    score, max_score = float(doc.get("score", 0)), float(doc.get("max_score", 0))
+    percent = 100.0 * score / max_score if max_score else 0.0
+    verdict = str(doc.get("verdict", ""))
+    measured: list[tuple[str, Speedup]] = [(c["name"], s) for c in checks
+                                           for s in c["speedups"]]
+    output = doc.get("output") or {}
+    counts = {s: sum(1 for c in checks if c.get("status") == s)
+              for s in ("pass", "fail", "error", "skip")}
+    state = ("perfect" if verdict == "graded" and percent >= 100 else
+             "partial" if verdict == "graded" else "broken")
+    return {
+        "doc": doc,
+        "title": f"{doc.get('task', '?')} — scorecard",
+        "verdict": verdict,
+        "verdict_text": VERDICT_TEXT.get(verdict, verdict),
+        "state": state,
+        "score": score,
+        "max_score": max_score,
+        "percent": percent,
+        "score_bar": charts.progress_bar(score, max_score if max_score else 1.0,
+                                         f"score {percent:.0f}%"),
+        "checks": checks,
+        "problems": [c for c in checks if c.get("status") in ("fail", "error")],
+        "counts": counts,
+        "speedups": measured,
+        "speedup_chart": charts.speedup_bars(
+            [(s.label, s.ratio, s.low, s.high, s.required) for _, s in measured],
+            "measured speedups") if measured else None,
+        "has_leakage_checks": any(is_leakage(c) for c in checks),
+        "leakage": leakage_findings(checks),
+        "notebook": _notebook_view(doc.get("notebook")),
+        "device_rows": _device_rows(doc.get("device") or {}),
+        "sandbox_rows": _sandbox_rows(doc.get("sandbox") or {}),
+        "stdout": str(output.get("stdout", "")) if isinstance(output, Mapping) else "",
+        "stderr": str(output.get("stderr", "")) if isinstance(output, Mapping) else "",
+    }
