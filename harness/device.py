@@ -1,15 +1,115 @@
 """The device a grading ran on, and the numerical stack around it.
 
-Torch is never imported here: its presence is detected from package metadata, so the
-harness stays fast and importable without it. Device selection for timing checks
-(``auto`` -> CUDA, then MPS, then CPU) arrives with the timing issue.
+Selection: ``auto`` picks CUDA, then MPS, then the CPU. Torch is imported only to probe
+an accelerator for a task whose spec asks for one (``device = "cuda"``, ``"mps"``,
+``"accelerator"`` or ``"any"``); for CPU tasks its presence is read from package
+metadata, so the harness stays fast and works without it. A task that needs an
+accelerator where none is present is skipped with the reason, not failed.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import platform
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+ACCELERATORS = ("cuda", "mps")
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Which accelerators torch can use here (all False without torch)."""
+
+    cuda: bool = False
+    mps: bool = False
+    names: tuple[tuple[str, str], ...] = ()
+
+    def name(self, device: str) -> str:
+        return dict(self.names).get(device, device)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The device a grading uses; ``used`` is None when the task cannot run here."""
+
+    requested: str
+    task_device: str
+    used: str | None
+    name: str
+    reason: str = ""
+
+
+def probe_accelerators() -> Availability:
+    """Ask torch what it can use; torch is imported here and only here."""
+    if importlib.util.find_spec("torch") is None:
+        return Availability()
+    try:
+        import torch
+    except Exception:  # a broken torch install is "no accelerator", not a grading error
+        return Availability()
+    names: list[tuple[str, str]] = []
+    cuda = bool(torch.cuda.is_available())
+    if cuda:
+        names.append(("cuda", str(torch.cuda.get_device_name(0))))
+    mps_backend = getattr(torch.backends, "mps", None)
+    mps = bool(mps_backend is not None and mps_backend.is_available())
+    if mps:
+        names.append(("mps", "Apple Metal (MPS)"))
+    return Availability(cuda, mps, tuple(names))
+
+
+def select(requested: str, task_device: str,
+           probe: Callable[[], Availability] = probe_accelerators) -> Selection:
+    """Pick the device for a task: ``auto`` -> CUDA, then MPS, then CPU.
+
+    ``requested`` is the ``--device`` flag (auto, cpu, cuda, mps); ``task_device`` the
+    spec's ``device`` (cpu, any, cuda, mps, accelerator). CPU tasks run on the CPU
+    whatever was requested, without probing (torch stays unimported).
+    """
+    cpu = platform.processor() or platform.machine() or "cpu"
+    if task_device == "cpu":
+        return Selection(requested, task_device, "cpu", cpu)
+    avail = probe()
+    present = [d for d in ACCELERATORS if getattr(avail, d)]
+    if requested == "auto":
+        wanted = present if task_device in ("any", "accelerator") else \
+            [d for d in present if d == task_device]
+        if wanted:
+            return Selection(requested, task_device, wanted[0], avail.name(wanted[0]))
+        if task_device == "any":
+            return Selection(requested, task_device, "cpu", cpu)
+        need = "an accelerator (CUDA or MPS)" if task_device == "accelerator" else task_device
+        why = "" if importlib.util.find_spec("torch") else " (torch is not installed)"
+        return Selection(requested, task_device, None, "",
+                         f"this task needs {need}, and none is available on this machine{why}")
+    if requested == "cpu":
+        if task_device == "any":
+            return Selection(requested, task_device, "cpu", cpu)
+        return Selection(requested, task_device, None, "",
+                         f"this task runs on {task_device}, but --device cpu was given")
+    if requested not in present:
+        return Selection(requested, task_device, None, "",
+                         f"--device {requested} was given, but {requested} is not available "
+                         "on this machine")
+    if task_device in ("any", "accelerator", requested):
+        return Selection(requested, task_device, requested, avail.name(requested))
+    return Selection(requested, task_device, None, "",
+                     f"this task runs on {task_device}, but --device {requested} was given")
+
+
+def blas_pools() -> list[dict[str, Any]]:
+    """The grader's BLAS thread pools (threadpoolctl): library, version, threads, kernel."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        return [{k: p.get(k) for k in ("internal_api", "version", "num_threads",
+                                       "architecture")}
+                for p in threadpool_info() if p.get("user_api") == "blas"]
+    except Exception:  # threadpoolctl inspects shared libraries; never fail a grading on it
+        return []
 
 
 def _version(package: str) -> str | None:
@@ -19,11 +119,12 @@ def _version(package: str) -> str | None:
         return None
 
 
-def describe(requested: str = "auto") -> dict[str, Any]:
+def describe(requested: str = "auto", selection: Selection | None = None) -> dict[str, Any]:
     """Device and library versions for the result document."""
     info: dict[str, Any] = {
         "requested": requested,
-        "used": "cpu",
+        "used": selection.used if selection is not None else "cpu",
+        "name": selection.name if selection is not None else platform.machine(),
         "machine": platform.machine(),
         "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
@@ -31,12 +132,7 @@ def describe(requested: str = "auto") -> dict[str, Any]:
         "torch": _version("torch"),
         "child_threads": 1,
     }
-    try:
-        from threadpoolctl import threadpool_info
-
-        info["blas"] = [{k: p.get(k) for k in ("internal_api", "version", "num_threads",
-                                                "architecture")}
-                        for p in threadpool_info() if p.get("user_api") == "blas"]
-    except Exception:  # threadpoolctl inspects shared libraries; never fail a grading on it
-        info["blas"] = []
+    if selection is not None and selection.reason:
+        info["unavailable"] = selection.reason
+    info["blas"] = blas_pools()
     return info
