@@ -1,0 +1,138 @@
+"""Sandbox layers: levels, doctor, the allow-listed root, and the macOS profile text."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.sandbox import capabilities, doctor, layout, macos
+
+
+def test_levels_are_ordered():
+    assert doctor.level_at_least("strong", "namespaces")
+    assert doctor.level_at_least("namespaces", "namespaces")
+    assert not doctor.level_at_least("minimal", "namespaces")
+    assert not doctor.level_at_least("namespaces", "strong")
+
+
+def test_doctor_reports_every_layer_with_a_fix_when_missing():
+    layers = doctor.diagnose()
+    names = " ".join(layer.name for layer in layers)
+    assert "namespaces" in names and "strong" in names and "pids cgroup" in names
+    for layer in layers:
+        assert layer.detail
+        if not layer.available and "dumpable" not in layer.name:
+            assert layer.fix, layer
+
+
+def test_allow_list_holds_the_interpreter_and_harness_but_not_the_repo():
+    import sys
+    from pathlib import Path
+
+    import harness
+
+    paths = layout.allow_list()
+    repo = Path(harness.__file__).resolve().parent.parent
+    assert str(repo) not in paths  # only the package, never the checkout holding tasks/
+    assert any(Path(p) == Path(harness.__file__).resolve().parent for p in paths)
+    assert any(sys.base_prefix.startswith(p) or p == sys.base_prefix for p in paths)
+    assert not any(p in ("/", "/root", "/home", "/tmp", "/work") for p in paths)
+
+
+def test_strong_level_is_used_where_available():
+    caps = capabilities()
+    if not caps.namespaces:
+        pytest.skip("no namespaces here")
+    assert caps.level in ("strong", "namespaces")
+
+
+def test_macos_profile_denies_by_default_and_scopes_writes_to_scratch():
+    text = macos.profile(["/opt/py"], "/private/tmp/box-1", ["/opt/py/bin/python3"])
+    lines = text.splitlines()
+    assert lines[:2] == ["(version 1)", "(deny default)"]
+    assert "(deny network*)" in lines
+    assert '(allow file-read* file-write* (subpath "/private/tmp/box-1"))' in lines
+    assert '(allow process-exec (subpath "/opt/py/bin/python3"))' in lines
+    assert "(allow signal (target same-sandbox))" in lines
+    writes = [line for line in lines if "file-write*" in line]
+    assert writes == ['(allow file-read* file-write* (subpath "/private/tmp/box-1"))']
+
+
+@pytest.mark.parametrize("bad", ['/tmp/a")(allow default', "/tmp/a\n(allow default)",
+                                 "relative/path", "/tmp/\x00"])
+def test_macos_profile_refuses_paths_that_could_escape_the_literal(bad):
+    if '"' in bad:
+        assert macos.quote(bad) == '"/tmp/a\\")(allow default"'
+    else:
+        with pytest.raises(ValueError):
+            macos.profile([bad], "/tmp/box", [])
+
+
+def test_doctor_command_prints_the_level(workspace):
+    import json
+
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+
+    out = CliRunner().invoke(cli, ["--workspace", str(workspace), "doctor", "--json"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.output)
+    assert doc["level"] == capabilities().level
+    assert len(doc["layers"]) >= 5
+
+
+def test_required_level_above_the_machine_withholds_hidden_tests(workspace, monkeypatch,
+                                                                  tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from harness.cli import cli
+
+    monkeypatch.setenv("HARNESS_SANDBOX", "process")
+    capabilities.cache_clear()
+    try:
+        sub = tmp_path / "s.py"
+        sub.write_text("def add(a, b):\n    return a + b\n")
+        out = CliRunner().invoke(cli, ["--workspace", str(workspace), "submit", "phase0/add",
+                                       str(sub), "--json", "--require-sandbox", "namespaces"])
+        assert out.exit_code == 0, out.output
+        doc = json.loads(out.output)
+        assert {c["visibility"] for c in doc["checks"]} == {"public"}
+        assert "hidden tests not run" in doc["message"]
+        assert doc["sandbox"]["hidden_tests_run"] is False
+    finally:
+        capabilities.cache_clear()
+
+
+def test_required_level_met_runs_hidden_tests(workspace, tmp_path):
+    from harness import grading, settings, tasks
+
+    sub = tmp_path / "s.py"
+    sub.write_text("def add(a, b):\n    return a + b\n")
+    s = settings.resolve(workspace=str(workspace))
+    r = grading.grade(tasks.load_task(s.tasks.value, "phase0/add"), sub, s,
+                      required_level=capabilities().level)
+    assert r.sandbox["hidden_tests_run"] is True and r.sandbox["required"]
+    assert {c.visibility for c in r.checks} == {"public", "hidden"}
+
+
+def test_child_has_the_usual_devices_and_a_shell(tmp_path):
+    from harness.sandbox import Box, BoxSpec, Budget
+
+    (tmp_path / "solution.py").write_text(
+        "import os\n"
+        "def add(a, b):\n"
+        "    found = [os.path.exists('/dev/' + d) for d in ('null', 'zero', 'urandom')]\n"
+        "    with open('/dev/null', 'w') as fh:\n"
+        "        fh.write('x')\n"
+        "    return found + [os.system('echo hi > /dev/null 2>/dev/null') == 0]\n")
+    box = Box(BoxSpec(tmp_path, "solution.py", False, ("add",), ()), Budget(30))
+    try:
+        assert box.start().ok
+        assert box.request({"op": "call", "path": ["add"]}, {"args": [1, 2]})["value"] == \
+            [True] * 4
+        if capabilities().level == "strong":
+            assert box.protections()["hidden_files"].startswith("absent")
+    finally:
+        box.close()
