@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -35,13 +36,17 @@ class HarnessGroup(click.Group):
 @click.option("--reference", metavar="DIR", help="Reference solutions [env HARNESS_REFERENCE].")
 @click.option("--workspace", metavar="DIR",
               help="Folder with submissions/, reports/ and history [default: current folder].")
+@click.option("--learner", metavar="NAME",
+              help="Who is graded, for the history [env HARNESS_LEARNER; default: git "
+                   "user.email, then the OS user].")
 @click.version_option(package_name="ml-harness")
 @click.pass_context
 def cli(ctx: click.Context, tasks_dir: str | None, reference: str | None,
-        workspace: str | None) -> None:
+        workspace: str | None, learner: str | None) -> None:
     """Grade machine-learning exercises: correctness, leakage and timing, sandboxed."""
     ctx.meta["flags"] = {"reference": reference, "workspace": workspace}
-    ctx.obj = settings.resolve(tasks=tasks_dir, reference=reference, workspace=workspace)
+    ctx.obj = settings.resolve(tasks=tasks_dir, reference=reference, workspace=workspace,
+                               learner=learner)
 
 
 def _pack(ctx: click.Context) -> Path:
@@ -89,35 +94,49 @@ def show(ctx: click.Context, task_id: str) -> None:
 @cli.command()
 @click.argument("task_id")
 @click.option("--force", is_flag=True, help="Overwrite an existing submission.")
+@click.option("--notebook", is_flag=True, help="Write a starter notebook (.ipynb) instead.")
 @click.pass_context
-def init(ctx: click.Context, task_id: str, force: bool) -> None:
-    """Copy a task's starter into submissions/."""
+def init(ctx: click.Context, task_id: str, force: bool, notebook: bool) -> None:
+    """Copy a task's starter into submissions/ (a module, or a notebook with --notebook)."""
     task = tasks.load_task(_pack(ctx), task_id)
     starter = task.starter / task.entry
     if not starter.is_file():
         raise UsageError(f"task {task_id} has no starter ({starter})")
-    dest = _settings(ctx).submissions_dir / f"{task.id}.py"
+    if notebook and "notebook" not in task.formats:
+        raise UsageError(f"task {task_id} accepts {', '.join(task.formats)} submissions only")
+    dest = _settings(ctx).submissions_dir / f"{task.id}{'.ipynb' if notebook else '.py'}"
     if dest.exists() and not force:
         raise UsageError(f"{dest} already exists", hint="pass --force to overwrite it")
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(starter, dest)
+    if notebook:
+        from harness import notebooks
+
+        # Jupyter runs a notebook in its own folder: the check command finds the workspace.
+        ws = os.path.relpath(_settings(ctx).workspace.value, dest.parent)
+        check = f"--workspace {ws} check {task.id} {dest.name}"
+        dest.write_text(json.dumps(notebooks.starter_notebook(task, starter.read_text(), check),
+                                   indent=1) + "\n")
+    else:
+        shutil.copyfile(starter, dest)
     click.echo(f"wrote {dest}\nnext: edit it, then `grade check {task.id}`")
 
 
 def _grade_and_record(ctx: click.Context, task_id: str, path: str | None, mode: str,
-                      as_json: bool, device: str) -> None:
-    from harness import grading, results, summary
+                      as_json: bool, device: str, require_sandbox: str | None = None) -> None:
+    from harness import grading, report, results, summary
 
     s = _settings(ctx)
     task = tasks.load_task(_pack(ctx), task_id)
     result = grading.grade(task, Path(path) if path else None, s, mode=mode,  # type: ignore[arg-type]
-                           requested_device=device)
+                           requested_device=device, required_level=require_sandbox)
     saved = results.save(result, s.reports_dir)
-    history.record(s.history.value, result)
+    history.record(s.history.value, result, learner=s.learner.value)
+    page = report.write(report.render_scorecard(result), saved.with_suffix(".html"))
     if as_json:
         click.echo(result.to_json())
     else:
         click.echo(summary.render(result, str(saved)))
+        click.echo(f"scorecard saved to {page}")
 
 
 @cli.command()
@@ -126,11 +145,38 @@ def _grade_and_record(ctx: click.Context, task_id: str, path: str | None, mode: 
 @click.option("--json", "as_json", is_flag=True, help="Print the result document as JSON.")
 @click.option("--device", type=click.Choice(["auto", "cpu", "mps", "cuda"]), default="auto",
               show_default=True)
+@click.option("--require-sandbox", type=click.Choice(["minimal", "namespaces", "strong"]),
+              envvar="HARNESS_REQUIRE_SANDBOX",
+              help="Below this sandbox level, hidden tests are not run and the result says "
+              "why [env HARNESS_REQUIRE_SANDBOX].")
 @click.pass_context
 def submit(ctx: click.Context, task_id: str, path: str | None, as_json: bool,
-           device: str) -> None:
+           device: str, require_sandbox: str | None) -> None:
     """Grade a submission with public and hidden tests (default: submissions/<task>)."""
-    _grade_and_record(ctx, task_id, path, "submit", as_json, device)
+    _grade_and_record(ctx, task_id, path, "submit", as_json, device, require_sandbox)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the layers as JSON.")
+def doctor(as_json: bool) -> None:
+    """Which sandbox layers this machine supports, and how to enable the others."""
+    from dataclasses import asdict
+
+    from harness.sandbox import capabilities
+    from harness.sandbox.doctor import diagnose
+
+    layers = diagnose()
+    if as_json:
+        click.echo(json.dumps({"level": capabilities().level,
+                               "layers": [asdict(layer) for layer in layers]}, indent=2))
+        return
+    for layer in layers:
+        mark = click.style(" ok ", fg="green") if layer.available else click.style(" -- ",
+                                                                                  fg="yellow")
+        click.echo(f"[{mark}] {layer.name}\n       {layer.detail}")
+        if layer.fix:
+            click.echo(f"       fix: {layer.fix}")
+    click.echo(click.style(f"sandbox level: {capabilities().level}", bold=True))
 
 
 @cli.command()
@@ -141,6 +187,39 @@ def submit(ctx: click.Context, task_id: str, path: str | None, as_json: bool,
 def check(ctx: click.Context, task_id: str, path: str | None, as_json: bool) -> None:
     """Run only the public tests (a fast loop while working)."""
     _grade_and_record(ctx, task_id, path, "check", as_json, "auto")
+
+
+@cli.command()
+@click.argument("task_id")
+@click.argument("path", required=False, type=click.Path())
+@click.option("--sizes", metavar="N,N,...", help="Input sizes [default: the task's, or "
+              "100,1000,10000,100000,1000000].")
+@click.option("--out", metavar="DIR", help="Where to write the JSON and SVG "
+              "[default: reports/<task>/bench].")
+@click.pass_context
+def bench(ctx: click.Context, task_id: str, path: str | None, sizes: str | None,
+          out: str | None) -> None:
+    """Time the submission's implementations across input sizes: table, chart, JSON."""
+    from harness import bench as benchmark
+
+    s = _settings(ctx)
+    task = tasks.load_task(_pack(ctx), task_id)
+    try:
+        chosen = [int(float(x)) for x in sizes.split(",")] if sizes else None
+    except ValueError:
+        raise UsageError(f"--sizes {sizes!r} is not a comma-separated list of numbers") \
+            from None
+    planned: Any = chosen or getattr(benchmark.load_recipe(task), "SIZES",
+                                     benchmark.DEFAULT_SIZES)
+    total = len(planned)
+    with click.progressbar(length=total, label="benchmarking", file=sys.stderr) as bar:
+        report = benchmark.run_bench(task, Path(path) if path else None, s, chosen,
+                                     progress=lambda _: bar.update(1))
+    click.echo(benchmark.render_table(report))
+    paths = benchmark.write_outputs(report, Path(out) if out else
+                                    s.reports_dir / task.id / "bench")
+    for kind, p in paths.items():
+        click.echo(f"{kind}: {p}")
 
 
 @cli.command()
@@ -185,6 +264,182 @@ def history_cmd(ctx: click.Context, task_id: str | None, limit: int, fmt: str) -
     for row in found:
         click.echo(f"{row['id']:>5}  {row['timestamp']}  {row['task']:<28} {row['mode']:<7} "
                    f"{row['verdict']:<17} {row['score']:g}/{row['max_score']:g}")
+
+
+@cli.command("report")
+@click.argument("result_json", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
+              help="Where to write the page [default: beside the JSON, .html].")
+def report_cmd(result_json: str, out: str | None) -> None:
+    """Re-render the HTML scorecard of a saved result document."""
+    from harness import report
+
+    source = Path(result_json)
+    try:
+        doc = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"cannot read {source}: {exc}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("checks"), list):
+        raise UsageError(f"{source} is not a result document",
+                         hint="pass a JSON file that `grade submit` saved under reports/")
+    page = report.write(report.render_scorecard(doc),
+                        Path(out) if out else source.with_suffix(".html"))
+    click.echo(f"scorecard saved to {page}")
+
+
+@cli.command()
+@click.option("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W48 [default: this week].")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False),
+              help="Write the card as one HTML page instead of printing it.")
+@click.option("--cohort", is_flag=True,
+              help="Every learner in the history: one row each, one column per task.")
+@click.pass_context
+def scorecard(ctx: click.Context, week: str | None, html_out: str | None, cohort: bool) -> None:
+    """The weekly progress card from the history (or, with --cohort, the class table)."""
+    from functools import partial
+
+    from harness import clock, report
+    from harness.report import progress, terminal
+
+    s = _settings(ctx)
+    today = clock.now().date()
+    week = week or progress.week_label(today)
+    try:
+        progress.parse_week(week)
+    except ValueError as exc:
+        raise UsageError(str(exc), hint="write the week as YYYY-Www, e.g. 2026-W48") from None
+    pack_dir = s.tasks.value
+    pack = [tasks.task_id_of(p, pack_dir) for p in tasks.discover(pack_dir)]
+    if cohort:
+        table = progress.cohort(history.timeline(s.history.value, documents=False), pack, week)
+        html, text = partial(report.render_cohort, table), partial(terminal.cohort_text, table)
+    else:
+        rows = history.timeline(s.history.value, learners=(s.learner.value, ""))
+        card = progress.weekly_card(rows, pack, week, s.learner.value, today)
+        html, text = partial(report.render_weekly, card), partial(terminal.weekly_text, card)
+    if html_out:
+        click.echo(f"scorecard saved to {report.write(html(), Path(html_out))}")
+    else:
+        click.echo(text())
+
+
+@cli.command("ci")
+@click.option("--since", metavar="REF",
+              help="Grade what changed since this commit [default: the merge base with the "
+                   "default branch; on that branch, the previous commit].")
+@click.option("--all", "everything", is_flag=True, help="Grade every submission.")
+@click.option("--fail-on", "fail_on", multiple=True, metavar="POLICY",
+              help="any-failure (default), below:<percent>, regression, never; repeatable.")
+@click.option("--mode", type=click.Choice(["submit", "check"]), default="submit",
+              show_default=True, help="check: public tests only (the pre-commit hook).")
+@click.option("--out", type=click.Path(file_okay=False), default="reports/ci", show_default=True,
+              help="Folder for junit.xml, summary.md, results/ and scorecards/.")
+@click.pass_context
+def ci_cmd(ctx: click.Context, since: str | None, everything: bool, fail_on: tuple[str, ...],
+           mode: str, out: str) -> None:
+    """Grade the submissions changed since a base commit; JUnit, Markdown, JSON, HTML."""
+    from harness import ci
+    from harness.errors import PolicyFailed
+
+    s = _settings(ctx)
+    policy = ci.Policy.parse(fail_on)
+    folder = Path(out) if Path(out).is_absolute() else s.workspace.value / out
+    done = ci.run(s, folder, since, everything, policy, mode,  # type: ignore[arg-type]
+                  progress=lambda line: click.echo(line, err=True))
+    click.echo((folder / "summary.md").read_text(encoding="utf-8"))
+    click.echo(f"artifacts in {folder}")
+    if done.failures:
+        raise PolicyFailed(f"{len(done.failures)} reason(s) to fail under --fail-on "
+                           f"{','.join(policy.rules)}:\n  " + "\n  ".join(done.failures))
+
+
+@cli.command("init-ci")
+@click.option("--repo", type=click.Path(file_okay=False), help="[default: the workspace]")
+@click.option("--pre-commit", "pre_commit", is_flag=True,
+              help="Also write .pre-commit-config.yaml (public checks before each commit).")
+@click.option("--python", "python_version", default="3.12", show_default=True)
+@click.option("--install", metavar="SPEC", help="What pip installs [default: this harness].")
+@click.option("--fail-on", "fail_on", default="any-failure", show_default=True)
+@click.option("--tasks-repo", metavar="OWNER/NAME",
+              help="A private task pack checked out in CI with a token secret.")
+@click.option("--token-secret", default="GRADER_PACK_TOKEN", show_default=True)
+@click.option("--force", is_flag=True, help="Overwrite existing files.")
+@click.pass_context
+def init_ci(ctx: click.Context, repo: str | None, pre_commit: bool, python_version: str,
+            install: str | None, fail_on: str, tasks_repo: str | None, token_secret: str,
+            force: bool) -> None:
+    """Write a GitHub Actions workflow that runs `grade ci` on every push."""
+    from harness import ci, workflow
+
+    ci.Policy.parse([fail_on])
+    setup = workflow.CiSetup(python=python_version, fail_on=fail_on,
+                             tasks_repo=tasks_repo or "", token_secret=token_secret)
+    if install:
+        setup = workflow.CiSetup(python_version, install, fail_on, tasks_repo or "",
+                                 token_secret)
+    root = Path(repo) if repo else _settings(ctx).workspace.value
+    for path in workflow.write(root, setup, pre_commit, force):
+        click.echo(f"wrote {path}")
+
+
+@cli.command("batch")
+@click.argument("submissions_dir", required=False, type=click.Path(file_okay=False))
+@click.option("--manifest", type=click.Path(dir_okay=False, exists=True),
+              help="CSV with columns learner,task,path instead of a folder tree.")
+@click.option("--out", type=click.Path(file_okay=False), default="reports/batch",
+              show_default=True, help="Results, gradebook.csv, cohort.html, batch.sqlite.")
+@click.option("--workers", type=int, help="Warm grader processes, one per core "
+              "[default: usable cores]; 0 grades in this process.")
+@click.option("--dask", "use_dask", is_flag=True, help="Run on a local Dask cluster.")
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run on this Dask scheduler.")
+@click.option("--mode", type=click.Choice(["submit", "check"]), default="submit",
+              show_default=True)
+@click.option("--no-resume", is_flag=True, help="Grade again what the ledger says is done.")
+@click.pass_context
+def batch_cmd(ctx: click.Context, submissions_dir: str | None, manifest: str | None, out: str,
+              workers: int | None, use_dask: bool, scheduler: str | None, mode: str,
+              no_resume: bool) -> None:
+    """Grade a cohort: SUBMISSIONS_DIR/<learner>/<phase>/<name>.py|folder, resumably."""
+    from harness import batch
+    from harness.batch import Executor
+
+    s = _settings(ctx)
+    if bool(submissions_dir) == bool(manifest):
+        raise UsageError("give either SUBMISSIONS_DIR or --manifest CSV")
+    jobs = (batch.read_manifest(Path(manifest)) if manifest
+            else batch.discover(Path(submissions_dir or ".")))
+    folder = Path(out) if Path(out).is_absolute() else s.workspace.value / out
+    executor: Executor
+    if use_dask or scheduler:
+        from harness.cluster import DaskCluster
+
+        executor = DaskCluster(scheduler, workers)
+    elif workers == 0:
+        from harness.pool import InProcess
+
+        executor = InProcess()
+    else:
+        from harness.pool import WarmPool
+
+        executor = WarmPool(workers)
+    failing = 0
+
+    def shown(item: batch.Outcome | None) -> str:
+        return f"{failing} failing" + (f"  {item.job.learner} {item.job.task_id}" if item
+                                       else "")
+
+    with click.progressbar(length=len(jobs), label="grading", show_eta=True, show_pos=True,
+                           item_show_func=shown, file=sys.stderr) as bar:
+        def tick(item: batch.Outcome) -> None:
+            nonlocal failing
+            failing += item.failing
+            bar.update(1, item)
+
+        report = batch.run(jobs, s, folder, executor, mode, tick,  # type: ignore[arg-type]
+                           resume=not no_resume)
+    click.echo("\n".join(batch.summary_lines(report)))
+    click.echo(f"written: {', '.join(str(p) for p in report.outputs)}; results in "
+               f"{folder / 'results'}")
 
 
 def main(argv: list[str] | None = None) -> Any:

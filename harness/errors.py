@@ -59,3 +59,9 @@ class ValidationFailed(HarnessError):
     """`grade validate` found tasks whose reference or mutants misbehave."""
 
     exit_code = 1
+
+
+class PolicyFailed(HarnessError):
+    """`grade ci` graded everything, and the chosen ``--fail-on`` policy says fail."""
+
+    exit_code = 1

@@ -20,11 +20,12 @@ from typing import Any, Literal
 import pytest
 
 import harness
-from harness import clock, device, submissions
+from harness import clock, device, notebook_feedback, notebooks, submissions
 from harness.plugin import BoxSession, GraderPlugin, NotRunSession
 from harness.results import Result, Verdict, score_checks
-from harness.sandbox import BoxFailure, BoxSpec, Budget, make_grader_non_dumpable
+from harness.sandbox import BoxFailure, BoxSpec, Budget, capabilities, make_grader_non_dumpable
 from harness.sandbox.box import boxes_root
+from harness.sandbox.doctor import level_at_least
 from harness.settings import Settings
 from harness.tasks import Task
 
@@ -32,29 +33,45 @@ Mode = Literal["submit", "check", "validate"]
 
 
 def grade(task: Task, path: Path | None, settings: Settings, mode: Mode = "submit",
-          requested_device: str = "auto") -> Result:
+          requested_device: str = "auto", required_level: str | None = None) -> Result:
     """Grade one submission of ``task``; learner failures become verdicts, never exceptions."""
     started = clock.monotonic()
     make_grader_non_dumpable()
     sub = submissions.locate(task, path, settings.submissions_dir)
     staged = submissions.stage(sub, boxes_root())
     try:
-        return _grade_staged(task, sub, staged, settings, mode, requested_device, started)
+        return _grade_staged(task, sub, staged, settings, mode, requested_device, started,
+                             required_level)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
 
 
 def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, settings: Settings,
-                  mode: Mode, requested_device: str, started: float) -> Result:
+                  mode: Mode, requested_device: str, started: float,
+                  required_level: str | None = None) -> Result:
     tests = task.public_tests if mode == "check" else task.public_tests + task.hidden_tests
-    spec = BoxSpec(staged, sub.entry, sub.format == "folder",
+    withheld = ""
+    level = capabilities().level
+    if required_level and not level_at_least(level, required_level):
+        tests = task.public_tests
+        withheld = (f"hidden tests not run: this machine's sandbox level is {level}, below the "
+                    f"required {required_level} (`grade doctor` says why and how to fix it)")
+    prepared = notebooks.prepare(staged, sub.entry, sub.path.name) \
+        if sub.format == "notebook" else None
+    nb = prepared.notebook if prepared is not None and not prepared.problems else None
+    spec = BoxSpec(staged, notebooks.CELLS_FILE if nb else sub.entry, sub.format == "folder",
                    tuple(i.name for i in task.interface), tuple(hidden_paths(settings, task)),
-                   task.limits, task.preload)
+                   task.limits, task.preload,
+                   notebook=notebook_feedback.plan(nb, task.limits) if nb else None)
     session = BoxSession(spec, Budget(task.limits.total_seconds))
     verdict: Verdict = "graded"
     message = ""
     names: dict[str, Any] = {}
-    problems = submissions.static_problems(staged, sub)
+    problems = list(prepared.problems) if prepared else submissions.static_problems(staged, sub)
+    if prepared and "notebook" not in task.formats:
+        problems = [submissions.StaticProblem("format", f"{task.id} accepts "
+                                              f"{', '.join(task.formats)} submissions, not "
+                                              "notebooks")]
     if problems:
         verdict, message = "submission_error", "\n".join(p.message for p in problems)
     else:
@@ -64,21 +81,30 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
             verdict, message = failure.kind, f"while loading your code: {failure.message}"
         else:
             if not report.ok:
-                verdict, message = "submission_error", load_error_message(report.error or {})
+                verdict, message = "submission_error", (notebook_feedback.load_error_message(
+                    report.error or {}, nb, session.box.cells if session.box else None) if nb
+                    else load_error_message(report.error or {}))
             else:
                 names = report.names
-                mismatch = interface_problems(task, names)
+                mismatch = notebook_feedback.explain_interface(
+                    interface_problems(task, names), names, notebooks.module_trees(nb) if nb
+                    else notebook_feedback.entry_trees(staged / sub.entry), nb is not None)
                 if mismatch:
                     verdict, message = "submission_error", "\n".join(mismatch)
+    cells = session.box.cells if session.box is not None else None
     runner: BoxSession | NotRunSession = session
     if verdict != "graded":
         session.close()
         runner = NotRunSession(BoxFailure("crashed", f"not run: {message.splitlines()[0]}"))
 
     def static(name: str) -> Any:
+        if nb is not None:
+            return notebooks.function_source(nb, name)
         return submissions.function_source(staged, sub, name)
 
-    plugin = GraderPlugin(task, runner, names, static)
+    selection = device.select(requested_device, task.device)
+    plugin = GraderPlugin(task, runner, names, static, reference=reference_of(settings, task),
+                          device=selection)
     try:
         run_tests(task, tests, plugin)
     finally:
@@ -86,6 +112,8 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
     checks = plugin.checks
     if plugin.collection_errors:
         raise_task_error(task, plugin.collection_errors)
+    if nb is not None:
+        checks = checks + notebook_feedback.hygiene_checks(nb, cells)
     if verdict == "graded" and session.failures:
         verdict = session.failures[0].kind
         message = session.failures[0].message
@@ -96,11 +124,14 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
         task=task.id, task_version=task.version, task_fingerprint=task.fingerprint(),
         submission=str(sub.path), submission_sha256=digest(staged),
         verdict=verdict, score=score, max_score=max_score, checks=tuple(checks),
-        message=message, duration_s=round(clock.monotonic() - started, 3),
-        device=device.describe(requested_device),
-        sandbox={**session.protections, "no_survivors": session.all_clean},
+        message="\n".join(m for m in (message, sub.note, withheld) if m),
+        duration_s=round(clock.monotonic() - started, 3),
+        device=device.describe(requested_device, selection),
+        sandbox={**session.protections, "no_survivors": session.all_clean,
+                 "required": required_level, "hidden_tests_run": not withheld},
         harness_version=harness.__version__, timestamp=clock.now_iso(), mode=mode,
-        output={"stdout": stdout, "stderr": stderr},
+        output={"stdout": stdout, "stderr": stderr}, submission_format=sub.format,
+        notebook=notebook_feedback.record(nb, cells) if nb else {},
     )
 
 
@@ -125,6 +156,15 @@ def run_tests(task: Task, tests: list[Path], plugin: GraderPlugin) -> None:
             file = getattr(sys.modules[name], "__file__", None) or ""
             if file.startswith(str(pack)):
                 del sys.modules[name]
+
+
+def reference_of(settings: Settings, task: Task) -> Path | None:
+    """The task's reference solution (module or folder), if this grader has one."""
+    folder = settings.reference.value / task.id
+    for cand in (folder / "solution.py", folder / "solution"):
+        if cand.exists():
+            return cand
+    return None
 
 
 def raise_task_error(task: Task, errors: list[str]) -> None:

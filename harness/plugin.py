@@ -23,10 +23,14 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.checks import ShownToLearner
+from harness.checks.speed import Timing
+from harness.device import Selection
 from harness.remote import Channel, RemoteException, SubmissionProxy
 from harness.results import CheckResult
 from harness.sandbox import Box, BoxFailure, BoxSpec, Budget, LoadReport
 from harness.tasks import CheckSpec, Task
+from harness.timing import Measurement
 
 MAX_RESTARTS = 3
 
@@ -109,7 +113,8 @@ class GraderPlugin:
     """Registered into an in-process pytest run by :mod:`harness.grading`."""
 
     def __init__(self, task: Task, session: BoxSession | NotRunSession, names: dict[str, Any],
-                 static: Callable[[str], Any]) -> None:
+                 static: Callable[[str], Any], reference: Path | None = None,
+                 device: Selection | None = None) -> None:
         self.task = task
         self.session = session
         self.names = names
@@ -117,6 +122,10 @@ class GraderPlugin:
         self.checks: list[CheckResult] = []
         self.collection_errors: list[str] = []
         self.share: dict[str, int] = {}
+        self.reference = reference
+        self.selection = device
+        self.reference_session: BoxSession | None = None
+        self.measurements: dict[str, list[Measurement]] = {}
 
     # ---------------------------------------------------------------- fixtures
 
@@ -136,7 +145,53 @@ class GraderPlugin:
     def task_spec(self) -> Task:
         return self.task
 
+    @pytest.fixture
+    def timing(self, request: pytest.FixtureRequest) -> Timing:
+        nodeid = request.node.nodeid
+        return Timing(self.session.current, self._reference_box if self.reference else None,
+                      _seed(self.task.id, nodeid),
+                      lambda m: self.measurements.setdefault(nodeid, []).append(m),
+                      self.selection.used or "cpu" if self.selection else "cpu")
+
+    @pytest.fixture
+    def device(self) -> str:
+        """The device the task's code should use: cpu, cuda or mps."""
+        return self.selection.used or "cpu" if self.selection else "cpu"
+
+    def _reference_box(self) -> Box:
+        """The reference solution in its own box, started on first use."""
+        if self.reference_session is None:
+            from dataclasses import replace
+
+            from harness import submissions
+            from harness.sandbox.box import boxes_root
+
+            if not isinstance(self.session, BoxSession) or self.reference is None:
+                pytest.skip("the submission did not load, so nothing was timed")
+            sub = submissions.locate(self.task, self.reference, self.reference.parent)
+            staged = submissions.stage(sub, boxes_root())
+            spec = replace(self.session.spec, source=staged, entry=sub.entry,
+                           folder=sub.format == "folder", notebook=None)  # a module reference
+            self.reference_session = BoxSession(spec, Budget(self.task.limits.total_seconds))
+            report = self.reference_session.start()
+            if not report.ok:
+                pytest.skip(f"the reference solution does not load ({report.error}); this is "
+                            "a problem of the task, not of your code")
+        return self.reference_session.current()
+
     # ---------------------------------------------------------------- hooks
+
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if self.selection is not None and self.selection.used is None:
+            pytest.skip(self.selection.reason)
+
+    def pytest_sessionfinish(self) -> None:
+        if self.reference_session is not None:
+            import shutil
+
+            self.reference_session.close()
+            shutil.rmtree(self.reference_session.spec.source, ignore_errors=True)
+            self.reference_session = None
 
     def pytest_configure(self, config: pytest.Config) -> None:
         for line in ("points(n): points this check is worth",
@@ -188,7 +243,8 @@ class GraderPlugin:
         visibility = "hidden" if "hidden" in Path(str(item.path)).parts[-2:] else "public"
         common = {"id": f"{visibility}/{item.name}", "name": item.name, "kind": spec.kind,
                   "visibility": visibility, "max_points": spec.points, "hint": spec.hint,
-                  "duration_s": round(report.duration, 4)}
+                  "duration_s": round(report.duration, 4),
+                  "timing": tuple(m.to_dict() for m in self.measurements.pop(item.nodeid, []))}
         if report.passed:
             return CheckResult(status="pass", points=spec.points, **common)  # type: ignore[arg-type]
         if report.skipped:
@@ -209,6 +265,9 @@ class GraderPlugin:
                                                "memory"))
             return CheckResult(status="fail", points=0.0, outcome=outcome, where=where,
                                message=f"your code raised {str(exc)[:500]}",
+                               **common)  # type: ignore[arg-type]
+        if isinstance(exc, ShownToLearner):  # e.g. measured ratios: shown for hidden checks too
+            return CheckResult(status="fail", points=0.0, message=str(exc)[:1500],
                                **common)  # type: ignore[arg-type]
         if visibility == "hidden":
             if isinstance(exc, AssertionError | pytest.fail.Exception):

@@ -33,6 +33,7 @@ class CheckResult:
     where: tuple[str, ...] = ()
     outcome: str | None = None
     duration_s: float = 0.0
+    timing: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Result:
     mode: Literal["submit", "check", "validate"] = "submit"
     output: dict[str, str] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
+    submission_format: str = ""  # module, folder or notebook ("" in older documents)
+    notebook: dict[str, Any] = field(default_factory=dict)  # the executed notebook, if one
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -82,7 +85,8 @@ def result_from_dict(data: dict[str, Any]) -> Result:
     version = data.get("schema_version", 1)
     if version != SCHEMA_VERSION:
         raise ValueError(f"result schema version {version} is not supported")
-    data["checks"] = tuple(CheckResult(**{**c, "where": tuple(c.get("where", ()))})
+    data["checks"] = tuple(CheckResult(**{**c, "where": tuple(c.get("where", ())),
+                                          "timing": tuple(c.get("timing", ()))})
                            for c in data["checks"])
     return Result(**data)
 

@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from harness.tasks import Task
 MAX_FILE_BYTES = 5 << 20
 MAX_TOTAL_BYTES = 50 << 20
 MAX_FILES = 500
+NOTEBOOK_MAX_BYTES = 20 << 20  # outputs (plots) make notebooks larger than modules
+NOTEBOOK_ENTRY = "solution.ipynb"
 
 
 @dataclass(frozen=True)
@@ -27,8 +30,9 @@ class Submission:
     """A located submission: its original path and its format."""
 
     path: Path
-    format: str  # "module" or "folder" (notebooks: see the notebook issue)
+    format: str  # "module", "folder" or "notebook"
     entry: str
+    note: str = ""  # e.g. which of two default candidates was picked, and why
 
 
 @dataclass(frozen=True)
@@ -42,32 +46,53 @@ class StaticProblem:
 
 
 def locate(task: Task, path: Path | None, submissions_dir: Path) -> Submission:
-    """The submission for ``task``: the given path, else ``submissions/<task>[.py|/]``."""
-    candidates = [path] if path else [submissions_dir / f"{task.id}.py", submissions_dir / task.id]
+    """The submission for ``task``: the given path, else ``submissions/<task>[.py|/|.ipynb]``.
+
+    When both a module (or folder) and a notebook exist by default, the module wins:
+    it is the production form, and the note says so.
+    """
+    candidates = [path] if path else [submissions_dir / f"{task.id}.py", submissions_dir / task.id,
+                                      submissions_dir / f"{task.id}.ipynb"]
     for cand in candidates:
         if cand is None:
             continue
         if cand.is_file() and cand.suffix == ".py":
-            return Submission(cand.resolve(), "module", cand.name)
+            return _with_note(Submission(cand.resolve(), "module", cand.name), path, candidates)
+        if cand.is_file() and cand.suffix == ".ipynb":
+            return Submission(cand.resolve(), "notebook", NOTEBOOK_ENTRY)
         if cand.is_dir():
             if not (cand / task.entry).is_file():
                 raise SubmissionNotFound(f"{cand} has no {task.entry}",
                                          hint=f"a folder submission needs {task.entry} as its "
                                          "entry point (the task spec's `entry`)")
-            return Submission(cand.resolve(), "folder", task.entry)
+            return _with_note(Submission(cand.resolve(), "folder", task.entry), path, candidates)
         if cand.is_file():
-            raise SubmissionNotFound(f"{cand} is not a Python module (.py)",
-                                     hint="notebook grading arrives with the notebook issue")
+            raise SubmissionNotFound(f"{cand} is neither a Python module (.py) nor a notebook "
+                                     "(.ipynb)")
     shown = ", ".join(str(c) for c in candidates if c is not None)
     raise SubmissionNotFound(f"no submission found at {shown}",
                              hint=f"run `grade init {task.id}` to get a starter")
 
 
+def _with_note(sub: Submission, given: Path | None, candidates: Sequence[Path | None]
+               ) -> Submission:
+    notebook = candidates[-1]
+    if given is not None or notebook is None or not notebook.is_file():
+        return sub
+    return Submission(sub.path, sub.format, sub.entry,
+                      f"found both {sub.path.name} and {notebook.name}; graded the "
+                      f"{sub.format} (it wins when both exist): pass {notebook} to grade the "
+                      "notebook")
+
+
 def stage(sub: Submission, parent: Path) -> Path:
     """Copy the submission into a fresh folder under ``parent``: regular files only, capped."""
     dest = Path(tempfile.mkdtemp(prefix="stage-", dir=parent))
-    if sub.format == "module":
-        _copy_file(sub.path, dest / sub.entry)
+    if sub.format in ("module", "notebook"):
+        # An oversized notebook is staged cut short: parsing it reports a submission error.
+        notebook = sub.format == "notebook"
+        _copy_file(sub.path, dest / sub.entry, NOTEBOOK_MAX_BYTES if notebook else MAX_FILE_BYTES,
+                   truncate=notebook)
         return dest
     count = total = 0
     for root, dirs, files in os.walk(sub.path, followlinks=False):
@@ -89,17 +114,17 @@ def stage(sub: Submission, parent: Path) -> Path:
     return dest
 
 
-def _copy_file(src: Path, dst: Path) -> None:
+def _copy_file(src: Path, dst: Path, limit: int = MAX_FILE_BYTES, truncate: bool = False) -> None:
     fd = os.open(src, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise SubmissionNotFound(f"{src} is not a regular file")
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
+            data = fh.read(limit + 1)
     finally:
         os.close(fd)
-    if len(data) > MAX_FILE_BYTES:
-        raise SubmissionNotFound(f"{src} is larger than {MAX_FILE_BYTES >> 20} MiB")
+    if len(data) > limit and not truncate:
+        raise SubmissionNotFound(f"{src} is larger than {limit >> 20} MiB")
     dst.write_bytes(data)
 
 

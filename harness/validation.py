@@ -64,6 +64,46 @@ def validate_task(s: Settings, task: tasks.Task, progress: Callable[[str], None]
         if r.verdict == "graded" and r.score == r.max_score:
             problems.append(f"{task.id}: mutant {mutant.name} passes every check, so the tests "
                             f"miss: {_summary(mutant)}")
+    if "notebook" in task.formats:
+        problems += _notebook_forms(s, task, ref, result.score, mutants, progress)
+    return problems
+
+
+def _notebook_forms(s: Settings, task: tasks.Task, ref: Path, module_score: float,
+                    mutants: list[Path], progress: Callable[[str], None]) -> list[str]:
+    """The notebook form scores the same: ``solution.ipynb`` (else the module reference
+    converted, one cell per definition) matches the module reference, and every mutant
+    fails as a notebook too (converted on the fly, plus any shipped ``mutants/*.ipynb``)."""
+    import json
+    import tempfile
+
+    from harness import notebooks
+
+    problems = []
+    folder = s.reference.value / task.id
+    with tempfile.TemporaryDirectory(prefix="harness-validate-") as tmp:
+        def as_notebook(module: Path) -> Path:
+            path = Path(tmp) / f"{module.stem}.ipynb"
+            path.write_text(json.dumps(notebooks.module_to_notebook(module.read_text())))
+            return path
+
+        nb_ref = folder / "solution.ipynb"
+        if not nb_ref.is_file() and ref.is_file():
+            nb_ref = as_notebook(ref)
+        if nb_ref.is_file():
+            r = grading.grade(task, nb_ref, s, mode="validate")
+            progress(f"  reference (notebook) {r.score:g}/{r.max_score:g} in {r.duration_s:.2f} s")
+            if r.verdict != "graded" or r.score != module_score or r.score != r.max_score:
+                problems.append(f"{task.id}: the notebook reference scores {r.score:g}/"
+                                f"{r.max_score:g} ({r.verdict}), the module {module_score:g}"
+                                f"{'; ' + r.message.splitlines()[0] if r.message else ''}")
+        forms = [(m.name, as_notebook(m)) for m in mutants if m.suffix == ".py"]
+        forms += [(m.name, m) for m in sorted((folder / "mutants").glob("*.ipynb"))]
+        for name, path in forms:
+            r = grading.grade(task, path, s, mode="validate")
+            progress(f"  mutant {name} (notebook): {r.score:g}/{r.max_score:g}")
+            if r.verdict == "graded" and r.score == r.max_score:
+                problems.append(f"{task.id}: mutant {name} passes every check as a notebook")
     return problems
 
 

@@ -168,6 +168,18 @@ def kill_leftovers(pids: dict[int, str]) -> None:
             os.kill(pid, signal.SIGKILL)
 
 
+@pytest.fixture(params=["strong", "namespaces"])
+def namespace_level(request: pytest.FixtureRequest,
+                    monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """Run under each namespace level: the allow-listed root, and covers on the host tree."""
+    monkeypatch.setenv("HARNESS_SANDBOX", "auto" if request.param == "strong" else "namespaces")
+    capabilities.cache_clear()
+    if capabilities().level != request.param:
+        pytest.skip(f"sandbox level {request.param} is not available here")
+    yield str(request.param)
+    capabilities.cache_clear()
+
+
 @pytest.fixture
 def minimal_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """HARNESS_SANDBOX=process, with the cached capability probe cleared around it."""
@@ -398,7 +410,8 @@ def test_exception_group_from_learner_is_reported_as_learner_error(grade_source:
 @namespaces_only
 @pytest.mark.slow
 def test_hidden_test_hunter_finds_nothing_of_this_grading(
-        workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        workspace: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        namespace_level: str) -> None:
     """The hunter searches memory, /proc and the file system for SECRET.
 
     The plain SECRET is not secret on this machine (tests/conftest.py holds it, and so
@@ -441,21 +454,23 @@ def test_hidden_test_hunter_finds_nothing_of_this_grading(
     # The grader is invisible: no parent, no other process in the child's PID namespace.
     assert report["stats"]["ppid"] == 0
     assert report["stats"]["pids"] <= 2
-    # The covers cannot be lifted, with or without a fresh user namespace.
-    assert report["escape"] and not [e for e in report["escape"] if e.endswith(": ok")]
-    # Controls: the hunt ran and found the covers without being told where the workspace
-    # is. The decoy beside them lies in the temp folder, which each box replaces with an
-    # empty one unless the interpreter lives there (then the decoy must be found).
     assert report["stats"]["files"] > 100 and report["stats"]["objects"] > 1000
-    assert str(workspace / "tasks") in report["covers"]
-    assert found, "the hunt found nothing at all: it did not really search"
     tmp_is_private = str(private_tmp()) == os.path.realpath(tempfile.gettempdir())
-    if tmp_is_private and str(decoy).startswith(str(private_tmp())):
+    under_private_tmp = tmp_is_private and str(workspace).startswith(str(private_tmp()))
+    if namespace_level == "strong" or under_private_tmp:
+        # A new root from an allow-list, or a private temp folder over the workspace:
+        # the workspace does not exist inside at all, so there is nothing to uncover.
+        assert not [e for e in report["escape"] if e.endswith(": ok")]
+        assert not [c for c in report["covers"] if str(workspace) in c], report["covers"]
         assert not any(f"decoy-{nonce}" in f for f in found), found
         assert not reads[str(decoy)].startswith("read:"), reads
-    else:
-        assert any(f"decoy-{nonce}" in f for f in found), found
-        assert reads[str(decoy)].startswith(f"read: {SECRET}:decoy-{nonce}")
+        return
+    # The covers cannot be lifted, with or without a fresh user namespace; the hunt found
+    # them without being told where the workspace is, and the decoy beside them.
+    assert report["escape"] and not [e for e in report["escape"] if e.endswith(": ok")]
+    assert str(workspace / "tasks") in report["covers"]
+    assert any(f"decoy-{nonce}" in f for f in found), found
+    assert reads[str(decoy)].startswith(f"read: {SECRET}:decoy-{nonce}")
 
 
 # ------------------------------------------------------------------ 9. kill
@@ -510,7 +525,12 @@ def test_writes_outside_scratch_and_network_fail(workspace: Path, tmp_path: Path
             server.accept()[0].close()
     scratch = [v for k, v in out.items() if k.endswith("scratch.txt")]
     assert scratch == ["ok"], out  # control: writing is possible, in scratch
-    assert not [t for t in targets if out[str(t)] == "ok"], out
+    # Inside an allow-listed root, /tmp and /dev/shm are the box's own empty tmpfs: a write
+    # there may succeed, but it must never reach the host (``written`` is checked there).
+    private = {str(outside), str(shm)} | {str(f) for f in folders if str(f).startswith(
+        (os.path.realpath(tempfile.gettempdir()), "/tmp"))} \
+        if capabilities().level == "strong" else set()
+    assert not [t for t in targets if out[str(t)] == "ok" and str(t) not in private], out
     assert written == [] and hidden_file.read_text() == before
     assert out["remount / read-write"] != "ok"
     assert out["connect"] != "ok" and "unreachable" in out["connect"].lower(), out

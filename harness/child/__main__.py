@@ -7,7 +7,7 @@ import sys
 from multiprocessing.connection import Connection
 
 from harness import wire
-from harness.child import lockdown, shim
+from harness.child import lockdown, notebook, shim
 
 
 def main() -> None:
@@ -17,7 +17,8 @@ def main() -> None:
     report: dict[str, object] = {}
     if cfg.get("namespaces"):
         report.update(lockdown.close_namespaces(cfg["scratch"], cfg.get("boxes_root"),
-                                                cfg.get("masks", [])))
+                                                cfg.get("masks", []), cfg.get("root_dir"),
+                                                cfg.get("binds")))
     report["limits"] = lockdown.set_limits(cfg.get("limits", {}))
     os.chdir(cfg["workdir"])
     for name in cfg.get("preload", []):
@@ -26,9 +27,13 @@ def main() -> None:
         except ImportError:
             pass
     try:
-        module = shim.load_submission(cfg["entry"], cfg["workdir"], cfg.get("folder", False))
+        if cfg.get("notebook"):
+            module = notebook.run_notebook(conn, cfg["entry"], cfg["workdir"])
+        else:
+            module = shim.load_submission(cfg["entry"], cfg["workdir"], cfg.get("folder", False))
     except BaseException as exc:  # learner failure is data, SystemExit included
-        error = shim.describe_error(exc, cfg["workdir"])
+        error = exc.error if isinstance(exc, notebook.CellFailed) \
+            else shim.describe_error(exc, cfg["workdir"])
         conn.send_bytes(wire.encode_message({"op": "load_error", "error": error,
                                              "lockdown": report}, {}))
         return

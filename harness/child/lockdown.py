@@ -1,15 +1,19 @@
 """Child side: close the box around this process before any learner code runs.
 
-Runs first thing in the child, while only harness code has run. Inside the user,
-mount and PID namespaces that ``unshare`` created (namespace backend) it
+Runs first thing in the child, while only harness code has run, inside the user, mount,
+PID and network namespaces that ``unshare`` created:
 
-1. covers every hidden path (task packs, references, reports, history, git dirs,
-   other boxes) with an empty, mode-000 tmpfs;
-2. makes every mount read-only except the scratch directory and the fresh ``/proc``,
-   whose dangerous parts (``/proc/sys``, ``/proc/sysrq-trigger`` ...) stay read-only;
-3. enters a nested user and mount namespace, so all of the above are *locked*: the
-   submission, though it looks like a user in its namespace, can neither unmount a
-   cover nor clear a read-only flag.
+* level ``strong``: build a new root on a tmpfs from an allow-list of read-only binds
+  (system libraries, the interpreter, the import path, the harness package), a minimal
+  ``/dev``, the PID namespace's ``/proc``, a private ``/tmp`` and the scratch folder, and
+  ``pivot_root`` into it: nothing else of the host exists inside;
+* level ``namespaces``: keep the host tree, replace the temp folder, cover every hidden
+  path (task packs, references, reports, history, git folders) with an empty tmpfs;
+
+then make every mount read-only except scratch (and ``/tmp``), keep ``/proc/sys``,
+``/proc/sysrq-trigger`` & co. read-only, and enter a nested user and mount namespace so
+that all of it is *locked*: the submission can neither unmount a cover nor clear a
+read-only flag.
 
 Then it sets resource limits (hard = soft, except CPU time where the hard limit is one
 second above the catchable soft one). On platforms without namespaces only the limits
@@ -20,7 +24,9 @@ from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import resource
+import stat
 import struct
 from typing import Any
 
@@ -29,6 +35,8 @@ CLONE_NEWNS, CLONE_NEWUSER = 0x20000, 0x10000000
 AT_FDCWD, AT_RECURSIVE = -100, 0x8000
 MOUNT_ATTR_RDONLY = 1
 SYS_MOUNT_SETATTR = 442  # same number on x86_64 and aarch64 (generic table)
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+MNT_DETACH = 2
 PROC_READ_ONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs", "kcore", "kmsg")
 
 
@@ -61,37 +69,111 @@ def _write(path: str, text: str) -> None:
         fh.write(text)
 
 
-def close_namespaces(scratch: str, boxes_root: str | None, masks: list[str]) -> dict[str, Any]:
-    """Cover hidden paths, make the tree read-only but scratch, lock it all.
+def _cover(libc: Any, path: str) -> None:
+    if os.path.isdir(path):
+        _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                          b"size=4k,mode=000"), f"cover {path}")
+    else:
+        _check(libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"cover {path}")
 
-    Must run as the mapped root of a fresh user+mount namespace. Returns what it did.
+
+def _tmpfs(libc: Any, path: str, options: bytes) -> None:
+    os.makedirs(path, exist_ok=True)
+    _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options),
+           f"tmpfs {path}")
+
+
+def _bind_into(libc: Any, root: str, path: str) -> bool:
+    """Make ``path`` appear at the same place under ``root`` (links are re-created)."""
+    target = root + path
+    if os.path.islink(path):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.symlink(os.readlink(path), target)
+        return True
+    if os.path.isdir(path):
+        os.makedirs(target, exist_ok=True)
+    elif os.path.isfile(path) or stat.S_ISCHR(os.stat(path).st_mode):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.exists(target):
+            open(target, "w").close()
+    else:
+        return False
+    _check(libc.mount(path.encode(), target.encode(), None, MS_BIND | MS_REC, None),
+           f"bind {path}")
+    return True
+
+
+def _enter_new_root(libc: Any, root: str, binds: list[str], scratch_fd: int,
+                    scratch: str) -> list[str]:
+    """Build a root from an allow-list of read-only binds, a minimal /dev, the PID
+    namespace's /proc, a private /tmp and the scratch folder; pivot into it."""
+    _tmpfs(libc, root, b"size=16m,mode=755")
+    bound = []
+    for path in sorted(set(binds), key=lambda p: (p.count("/"), p)):
+        if os.path.lexists(path) and _bind_into(libc, root, path):
+            bound.append(path)
+            if os.path.islink(path):
+                real = os.path.realpath(path)
+                if os.path.exists(real) and _bind_into(libc, root, real):
+                    bound.append(real)
+    _tmpfs(libc, root + "/dev", b"size=64k,mode=755")
+    for dev in ("null", "zero", "full", "random", "urandom"):
+        _bind_into(libc, root, f"/dev/{dev}")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{root}/dev/{name}")
+    _tmpfs(libc, root + "/dev/shm", b"size=64m,mode=1777")
+    os.makedirs(root + "/proc", exist_ok=True)
+    _check(libc.mount(b"/proc", (root + "/proc").encode(), None, MS_BIND | MS_REC, None),
+           "bind /proc")
+    _tmpfs(libc, root + "/tmp", b"size=64m,mode=1777")
+    os.makedirs(root + scratch, exist_ok=True)
+    _check(libc.mount(f"/proc/self/fd/{scratch_fd}".encode(), (root + scratch).encode(), None,
+                      MS_BIND, None), "bind scratch")
+    os.chdir(root)
+    _check(libc.syscall(SYS_PIVOT_ROOT.get(platform.machine(), 155), b".", b"."), "pivot_root")
+    _check(libc.umount2(b".", MNT_DETACH), "detach the old root")
+    os.chdir("/")
+    return bound
+
+
+def close_namespaces(scratch: str, boxes_root: str | None, masks: list[str],
+                     root_dir: str | None = None, binds: list[str] | None = None
+                     ) -> dict[str, Any]:
+    """Hide what the child must not see, make the tree read-only but scratch, lock it all.
+
+    With ``root_dir`` and ``binds`` the child gets a new root holding only the allow-listed
+    paths (level ``strong``); otherwise the host tree stays, with hidden paths covered and
+    the temp folder replaced (level ``namespaces``). Must run as the mapped root of a fresh
+    user+mount namespace. Returns what it did.
     """
     libc = _libc()
     uid, gid = os.getuid(), os.getgid()
     masked: list[str] = []
-    # Keep a handle on our own scratch before covering the folder of all boxes.
+    bound: list[str] = []
+    # Keep a handle on our own scratch before covering the folder that holds it.
     scratch_fd = os.open(scratch, os.O_PATH | os.O_DIRECTORY)
+    if root_dir and binds is not None:
+        bound = _enter_new_root(libc, root_dir, binds, scratch_fd, scratch)
+        writable = [scratch, "/tmp", "/dev/shm"]
+    else:
+        if boxes_root and os.path.isdir(boxes_root):
+            _tmpfs(libc, boxes_root, b"size=1m,mode=755")
+            os.makedirs(scratch, exist_ok=True)
+            masked.append(boxes_root)
+        _check(libc.mount(f"/proc/self/fd/{scratch_fd}".encode(), scratch.encode(), None,
+                          MS_BIND, None), "bind scratch")
+        writable = [scratch]
+    os.close(scratch_fd)
     for path in sorted(set(masks)):
         if not os.path.lexists(path) or os.path.realpath(path) != path:
             continue  # never mount over a link: it could point anywhere
-        if os.path.isdir(path):
-            _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs",
-                              MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=4k,mode=000"),
-                   f"cover {path}")
-        else:
-            _check(libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"cover {path}")
+        _cover(libc, path)
         masked.append(path)
-    if boxes_root and os.path.isdir(boxes_root):
-        _check(libc.mount(b"tmpfs", boxes_root.encode(), b"tmpfs", MS_NOSUID | MS_NODEV,
-                          b"size=1m,mode=755"), "cover the temp folder")
-        os.makedirs(scratch, exist_ok=True)
-        masked.append(boxes_root)
-    _check(libc.mount(f"/proc/self/fd/{scratch_fd}".encode(), scratch.encode(), None,
-                      MS_BIND, None), "bind scratch")
-    os.close(scratch_fd)
     _setattr(libc, "/", MOUNT_ATTR_RDONLY, 0, True)
-    _setattr(libc, scratch, 0, MOUNT_ATTR_RDONLY, False)
-    _setattr(libc, "/proc", 0, MOUNT_ATTR_RDONLY, False)
+    for path in [*writable, "/proc"]:
+        _setattr(libc, path, 0, MOUNT_ATTR_RDONLY, False)
     for name in PROC_READ_ONLY:
         p = f"/proc/{name}"
         if os.path.exists(p):
@@ -101,7 +183,8 @@ def close_namespaces(scratch: str, boxes_root: str | None, masks: list[str]) -> 
     _write("/proc/self/setgroups", "deny")
     _write("/proc/self/uid_map", f"1000 {uid} 1\n")
     _write("/proc/self/gid_map", f"1000 {gid} 1\n")
-    return {"masked": masked, "read_only_root": True, "locked": True}
+    return {"masked": masked, "read_only_root": True, "locked": True,
+            "allow_list": bool(root_dir), "bound": bound}
 
 
 def set_limits(limits: dict[str, int]) -> dict[str, int]:

@@ -20,6 +20,8 @@ from typing import Any, Literal
 
 from harness import clock, wire
 from harness.limits import Limits
+from harness.sandbox.cells import CellLog, CellProtocolError, NotebookPlan
+from harness.sandbox.layout import allow_list
 from harness.sandbox.platform import Capabilities, capabilities, count_user_processes
 from harness.sandbox.process import ChildProcess
 
@@ -37,6 +39,7 @@ class BoxSpec:
     masks: tuple[str, ...]
     limits: Limits = Limits()
     preload: tuple[str, ...] = ("numpy",)
+    notebook: NotebookPlan | None = None  # run these notebook cells instead of importing
 
 
 class BoxFailure(Exception):
@@ -98,6 +101,7 @@ class Box:
     child: ChildProcess | None = None
     load: LoadReport | None = None
     stdout_limit: int = 20_000
+    cells: CellLog | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -115,8 +119,11 @@ class Box:
         config = {
             "namespaces": self.caps.namespaces, "scratch": str(scratch),
             "boxes_root": str(private_tmp()), "masks": list(self.spec.masks),
+            "root_dir": self._new_root(scratch), "binds": allow_list() if self.caps.allow_list
+            else None,
             "workdir": str(work), "entry": str(work / self.spec.entry),
             "folder": self.spec.folder, "names": list(self.spec.names),
+            "notebook": self.spec.notebook is not None,
             "preload": list(self.spec.preload), "max_frame": limits.frame_bytes,
             "limits": {"memory_bytes": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds,
                        "open_files": limits.open_files,
@@ -124,6 +131,15 @@ class Box:
         }
         header, _ = self._exchange(wire.encode_message({"op": "start"}, {"config": config}),
                                    min(limits.load_seconds, self.budget.remaining()), "loading")
+        if self.spec.notebook is not None:
+            self.cells = CellLog(self.spec.notebook)
+            try:
+                header = self.cells.follow(header, lambda t, d: self._exchange(None, t, d),
+                                           self.budget.remaining)
+            except CellProtocolError as exc:
+                self.child.kill("protocol")
+                raise BoxFailure("crashed", f"the notebook's process broke the protocol ({exc})"
+                                 ) from None
         raw = header.get("lockdown")
         lockdown: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if header.get("op") == "ready" and isinstance(header.get("names"), dict):
@@ -134,6 +150,14 @@ class Box:
             self.child.kill("protocol")
             raise BoxFailure("crashed", "the child sent an unexpected first message")
         return self.load
+
+    def _new_root(self, scratch: Path) -> str | None:
+        """An empty folder beside the scratch where the child mounts its new root."""
+        if not self.caps.allow_list:
+            return None
+        root = scratch.with_name(scratch.name + ".root")
+        root.mkdir(mode=0o700)
+        return str(root)
 
     def close(self) -> bool:
         """Stop the child and remove its scratch; True when nothing survived."""
@@ -160,7 +184,7 @@ class Box:
         reply["value"] = decoded.get("result")
         return reply
 
-    def _exchange(self, request: bytes, limit: float,
+    def _exchange(self, request: bytes | None, limit: float,
                   doing: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """Send a frame and read the reply, both under the watchdog (a child that stops
         reading cannot block the grader in ``send_bytes`` either)."""
@@ -170,7 +194,8 @@ class Box:
         start = clock.monotonic()
         timer.start()
         try:
-            child.conn.send_bytes(request)
+            if request is not None:  # None: only read (a notebook's cell messages)
+                child.conn.send_bytes(request)
             frame = child.conn.recv_bytes(self.spec.limits.frame_bytes)
         except (EOFError, OSError):
             frame = None
@@ -228,15 +253,17 @@ class Box:
             process_limit = "none"
         return {
             "backend": "namespaces" if caps.namespaces else "process",
-            "level": "namespaces" if caps.namespaces else "minimal",
+            "level": caps.level,
             "detail": caps.reason,
             "separate_process": True,
             "new_session": True,
             "network": "none" if caps.namespaces else "host",
             "pid_namespace": caps.namespaces,
-            "hidden_files": "covered" if lock.get("locked") else "readable",
-            "filesystem": "read-only except scratch" if lock.get("read_only_root")
-            else "writable by the child's user",
+            "hidden_files": "absent (allow-listed root)" if lock.get("allow_list")
+            else "covered" if lock.get("locked") else "readable",
+            "filesystem": ("allow-listed, " if lock.get("allow_list") else "") +
+            ("read-only except scratch" if lock.get("read_only_root")
+             else "writable by the child's user"),
             "environment": "allow-list",
             "process_limit": process_limit,
             "rlimits": sorted(applied),

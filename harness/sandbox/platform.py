@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import json
 import os
 import shutil
 import subprocess
@@ -26,6 +27,14 @@ class Capabilities:
     pids_cgroup: Path | None
     is_root: bool
     reason: str
+    allow_list: bool = False
+
+    @property
+    def level(self) -> str:
+        """``strong`` (new root from an allow-list), ``namespaces`` or ``minimal``."""
+        if self.namespaces:
+            return "strong" if self.allow_list else "namespaces"
+        return "minimal"
 
 
 def make_grader_non_dumpable() -> bool:
@@ -39,19 +48,26 @@ def make_grader_non_dumpable() -> bool:
         return False
 
 
-def _probe_namespaces(unshare: str) -> tuple[bool, str]:
+def _probe_namespaces(unshare: str, allow_list: bool) -> tuple[bool, str]:
     """Run the child's real lockdown once in a throwaway box."""
+    from harness.sandbox.layout import allow_list as paths
+
     root = tempfile.mkdtemp(prefix="harness-probe-")
     try:
         scratch = os.path.join(root, "box")
         os.mkdir(scratch)
-        code = ("import sys; from harness.child import lockdown; "
-                "lockdown.close_namespaces(sys.argv[1], None, []); "
-                "open(sys.argv[1] + '/ok', 'w').close()")
-        proc = subprocess.run([unshare, *UNSHARE_ARGS, sys.executable, "-I", "-c", code, scratch],
+        new_root = os.path.join(root, "root") if allow_list else None
+        if new_root:
+            os.mkdir(new_root)
+        code = ("import json, sys; from harness.child import lockdown; "
+                "lockdown.close_namespaces(sys.argv[1], None, [], sys.argv[2] or None, "
+                "json.loads(sys.argv[3])); open(sys.argv[1] + '/ok', 'w').close()")
+        proc = subprocess.run([unshare, *UNSHARE_ARGS, sys.executable, "-I", "-c", code, scratch,
+                               new_root or "", json.dumps(paths() if allow_list else None)],
                               capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
         if proc.returncode == 0 and os.path.exists(os.path.join(scratch, "ok")):
-            return True, "user, mount, PID and network namespaces"
+            return True, ("new root from an allow-list, " if allow_list else "") + \
+                "user, mount, PID and network namespaces"
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         return False, f"namespaces unavailable: {err[-1] if err else proc.returncode}"
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -82,14 +98,20 @@ def capabilities() -> Capabilities:
     """Probe once: namespaces via ``unshare``, a writable pids cgroup, root or not."""
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     unshare = shutil.which("unshare") if sys.platform.startswith("linux") else None
-    if os.environ.get("HARNESS_SANDBOX") == "process":
+    wanted = os.environ.get("HARNESS_SANDBOX", "auto")
+    strong = False
+    if wanted == "process":
         ok, reason = False, "namespaces disabled by HARNESS_SANDBOX=process"
     elif unshare is None:
         ok, reason = False, "no `unshare` on this platform"
     else:
-        ok, reason = _probe_namespaces(unshare)
+        strong, reason = (_probe_namespaces(unshare, True) if wanted != "namespaces"
+                          else (False, ""))
+        ok = strong
+        if not strong:
+            ok, reason = _probe_namespaces(unshare, False)
     cgroup = _pids_cgroup() if is_root else None
-    return Capabilities(ok, unshare if ok else None, cgroup, is_root, reason)
+    return Capabilities(ok, unshare if ok else None, cgroup, is_root, reason, strong)
 
 
 def count_user_processes(uid: int) -> int:

@@ -167,6 +167,8 @@ class ChildProcess:
                 s.close()
         clean = self.cgroup.destroy() if self.cgroup is not None else True
         remove_tree(self.scratch)
+        with contextlib.suppress(OSError):
+            self.scratch.with_name(self.scratch.name + ".root").rmdir()
         return clean and self.proc.poll() is not None
 
     def exit_description(self) -> str:
