@@ -3,7 +3,10 @@
 A cohort of N gradings of one task (default 100 of ``phase1/dot-product``), cycling
 through the reference solution and every mutant in ``reference/<task>/``, one learner
 each. Every variant goes through :func:`harness.batch.run` (history, ledger, result
-documents, gradebook) into its own throwaway workspace, with W parallel slots:
+documents, gradebook) into its own throwaway workspace, with W parallel slots. The N
+gradings are split into ``--rounds`` chunks (default 2); each chunk is graded by every
+variant, in alternating order (forward, then reversed), so load drift from other work
+on the machine hits all variants alike; pool and cluster start-up is paid per chunk.
 
 * ``cold``   each grading is ``grade submit TASK PATH --json`` in a new Python process
              (interpreter start, harness/pytest/NumPy imports, sandbox probe), W at a
@@ -22,8 +25,8 @@ not only the overheads. Also
 start-up reference points (a bare interpreter, one importing NumPy, one inside the
 sandbox's namespaces) and the load average before and after each variant.
 
-Usage: python benchmarks/bench_batch.py [--n 100] [--workers W] [--variants cold,warm,dask]
-                                        [--json OUT]
+Usage: python benchmarks/bench_batch.py [--n 100] [--workers W] [--rounds 2]
+                                        [--variants cold,warm,dask] [--json OUT]
 """
 
 from __future__ import annotations
@@ -92,11 +95,11 @@ class ColdProcesses:
         pass
 
 
-def make_cohort(root: Path, task_id: str, n: int) -> list[batch.Job]:
+def make_cohort(root: Path, task_id: str, n: int, first: int = 0) -> list[batch.Job]:
     ref = ROOT / "reference" / task_id
     sources = [ref / "solution.py", *sorted((ref / "mutants").glob("*.py"))]
     jobs = []
-    for i in range(n):
+    for i in range(first, first + n):
         src = sources[i % len(sources)]
         dest = root / f"learner{i:03d}" / task_id.split("/")[0] / f"{task_id.split('/')[1]}.py"
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -140,10 +143,12 @@ def executor_for(name: str, workers: int, scratch: Path) -> Executor:
     return DaskCluster(workers=workers)
 
 
-def run_variant(name: str, task_id: str, n: int, workers: int, scratch: Path) -> dict[str, Any]:
-    ws = scratch / name
+def run_chunk(name: str, task_id: str, first: int, n: int, workers: int,
+              scratch: Path) -> dict[str, Any]:
+    """One variant on learners ``first .. first+n-1``: wall time, durations, load."""
+    ws = scratch / f"{name}-{first}"
     (ws / "submissions").mkdir(parents=True)
-    jobs = make_cohort(ws / "cohort", task_id, n)
+    jobs = make_cohort(ws / "cohort", task_id, n, first)
     s = settings.resolve(workspace=str(ws), tasks=str(ROOT / "tasks"),
                          reference=str(ROOT / "reference"))
     load_before = os.getloadavg()
@@ -160,19 +165,32 @@ def run_variant(name: str, task_id: str, n: int, workers: int, scratch: Path) ->
     wall = time.perf_counter() - started
     print(file=sys.stderr)
     graded = [o.result for o in report.outcomes if o.result is not None]
-    mean_duration = statistics.fmean(r.duration_s for r in graded) if graded else 0.0
+    return {"wall_s": wall, "n": n, "durations_s": [r.duration_s for r in graded],
+            "verdicts": [r.verdict for r in graded], "percents": [r.percent for r in graded],
+            "loadavg_before": load_before, "loadavg_after": os.getloadavg()}
+
+
+def combine(name: str, chunks: list[dict[str, Any]], workers: int) -> dict[str, Any]:
+    """One row per variant from its chunks (walls add up; durations pool)."""
+    wall = sum(c["wall_s"] for c in chunks)
+    n = sum(c["n"] for c in chunks)
+    durations = [d for c in chunks for d in c["durations_s"]]
+    mean_duration = statistics.fmean(durations) if durations else 0.0
     verdicts: dict[str, int] = {}
-    for r in graded:
-        verdicts[r.verdict] = verdicts.get(r.verdict, 0) + 1
+    for c in chunks:
+        for v in c["verdicts"]:
+            verdicts[v] = verdicts.get(v, 0) + 1
+    percents = [p for c in chunks for p in c["percents"]]
+    loads = [c["loadavg_before"][0] for c in chunks] + [c["loadavg_after"][0] for c in chunks]
     return {
-        "variant": name, "n": n, "workers": workers, "wall_s": wall,
-        "gradings_per_minute": 60.0 * len(graded) / wall,
+        "variant": name, "n": n, "workers": workers, "wall_s": wall, "chunks": chunks,
+        "gradings_per_minute": 60.0 * len(durations) / wall,
         "mean_grading_s": mean_duration,
         "cost_per_submission_s": wall * workers / n,
         "overhead_per_submission_s": wall * workers / n - mean_duration,
-        "not_graded": n - len(graded), "verdicts": verdicts,
-        "mean_percent": statistics.fmean(r.percent for r in graded) if graded else 0.0,
-        "loadavg_before": load_before, "loadavg_after": os.getloadavg(),
+        "not_graded": n - len(durations), "verdicts": verdicts,
+        "mean_percent": statistics.fmean(percents) if percents else 0.0,
+        "loadavg_min": min(loads), "loadavg_max": max(loads),
     }
 
 
@@ -181,15 +199,14 @@ def markdown(rows: list[dict[str, Any]], points: dict[str, float], env: dict[str
              f"sandbox {env['sandbox']}; {rows[0]['n'] if rows else 0} gradings of "
              f"{env['task']} per variant.", "",
              "| variant | workers | wall s | gradings/min | slot-s per submission | mean grading s"
-             " | overhead outside grading s | load before → after |",
+             " | overhead outside grading s | load 1 min (min–max) |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        lb, la = r["loadavg_before"], r["loadavg_after"]
         lines.append(f"| {r['variant']} | {r['workers']} | {r['wall_s']:.1f} | "
                      f"{r['gradings_per_minute']:.1f} | {r['cost_per_submission_s']:.3f} | "
                      f"{r['mean_grading_s']:.3f} | "
                      f"{r['overhead_per_submission_s']:.3f} | "
-                     f"{lb[0]:.2f} → {la[0]:.2f} |")
+                     f"{r['loadavg_min']:.2f}–{r['loadavg_max']:.2f} |")
     lines += ["", "| start-up reference point | median s |", "|---|---|"]
     lines += [f"| `{k}` | {v:.3f} |" for k, v in points.items()]
     return "\n".join(lines)
@@ -201,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=len(usable_cores()))
     parser.add_argument("--task", default="phase1/dot-product")
     parser.add_argument("--variants", default="cold,warm,dask")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="split the N gradings into this many chunks and run the "
+                        "variants on each chunk in alternating order, so load drift on a "
+                        "shared machine hits every variant alike")
     parser.add_argument("--json", dest="json_out")
     args = parser.parse_args(argv)
     from harness.sandbox.platform import capabilities
@@ -211,9 +232,17 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     scratch = Path(tempfile.mkdtemp(prefix="bench-batch-"))
     try:
-        for name in args.variants.split(","):
-            print(f"variant {name}", file=sys.stderr)
-            rows.append(run_variant(name, args.task, args.n, args.workers, scratch))
+        names = args.variants.split(",")
+        chunks: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+        sizes = [args.n // args.rounds + (r < args.n % args.rounds) for r in range(args.rounds)]
+        first = 0
+        for r, size in enumerate(sizes):
+            for name in names if r % 2 == 0 else names[::-1]:
+                print(f"round {r + 1}/{args.rounds}, variant {name}", file=sys.stderr)
+                chunks[name].append(run_chunk(name, args.task, first, size, args.workers,
+                                              scratch))
+            first += size
+        rows = [combine(name, chunks[name], args.workers) for name in names]
         points = startup_points()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

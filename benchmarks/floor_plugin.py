@@ -122,6 +122,39 @@ class LocalSubmission:
         return None
 
 
+class LocalTiming:
+    """The floor's stand-in for the ``timing`` fixture: the same comparisons, in process,
+    with a plain protocol (fixed rounds, median of per-round ratios, ``perf_counter``).
+    The benchmark grades the reference, so the reference side is the same module."""
+
+    ROUNDS = 15
+
+    def __init__(self, module: ModuleType) -> None:
+        self.module = module
+
+    def call(self, name: str, *args: Any, label: str = "", **kwargs: Any) -> Any:
+        return (getattr(self.module, name), args, kwargs)
+
+    def reference(self, name: str, *args: Any, label: str = "", **kwargs: Any) -> Any:
+        return self.call(name, *args, label=label, **kwargs)
+
+    def compare(self, fast: Any, slow: Any, at_least: float, expect: Any = None,
+                rtol: float = 1e-9, atol: float = 0.0) -> float:
+        ratios = []
+        for _ in range(self.ROUNDS):
+            times = []
+            for fn, args, kwargs in (fast, slow):
+                start = time.perf_counter()
+                value = fn(*args, **kwargs)
+                times.append(time.perf_counter() - start)
+                if expect is not None:
+                    assert abs(value - expect(*args)) <= atol + rtol * abs(expect(*args))
+            ratios.append(times[1] / times[0])
+        ratio = float(np.median(ratios))
+        assert ratio >= at_least, f"{ratio:.0f}x, needed >= {at_least}x"
+        return ratio
+
+
 class FloorPlugin:
     """Fixtures like ``harness.plugin.GraderPlugin``'s, served from this process."""
 
@@ -142,6 +175,10 @@ class FloorPlugin:
         if self.module is None:  # loaded once per run, like the sandbox loads it once
             self.module = load_module(self.solution)
         return LocalSubmission(self.module, self.solution)
+
+    @pytest.fixture
+    def timing(self, submission: LocalSubmission) -> LocalTiming:
+        return LocalTiming(submission._module)
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:

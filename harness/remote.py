@@ -13,7 +13,7 @@ import builtins
 from collections.abc import Callable
 from typing import Any
 
-from harness import clock, wire
+from harness import wire
 from harness.sandbox import Box
 
 
@@ -175,24 +175,6 @@ class SubmissionProxy:
         if not isinstance(refs, list) or not all(type(r) is int for r in refs):
             raise TypeError("the sandbox did not return object ids for stored values")
         return [wire.Ref(r) for r in refs]
-
-    def timed(self, name: str, *args: Any, number: int = 1, **kwargs: Any) -> tuple[Any, float]:
-        """Call ``name`` ``number`` times; return the last result and seconds per call.
-
-        Time is read by the grader around the whole round trip, minus the measured cost
-        of an empty round trip; the child's clocks play no part.
-        """
-        empty = min(self._round_trip() for _ in range(3))
-        start = clock.monotonic()
-        value = self._channel.request({"op": "call", "path": [name], "repeat": number},
-                                      {"args": list(args), "kwargs": kwargs})
-        elapsed = clock.monotonic() - start
-        return value, max(elapsed - empty, 1e-9) / number
-
-    def _round_trip(self) -> float:
-        start = clock.monotonic()
-        self._channel.request({"op": "ping"}, {})
-        return clock.monotonic() - start
 
     def modules_used(self, name: str, *args: Any, **kwargs: Any) -> list[str]:
         """Packages whose functions ``name`` called (a probe run in the child: a claim)."""

@@ -52,6 +52,9 @@ class Plan:
     max_number: int = 100_000
     overhead_samples: int = 15
     confidence: float = 0.95
+    #: After ``min_rounds``, stop early when the whole interval is this factor clear of
+    #: the threshold (a verdict that more rounds could not change).
+    clear_margin: float = 3.0
 
 
 class Side(Protocol):
@@ -332,7 +335,9 @@ def measure(fast: Side, slow: Side, threshold: float, check: Check,
         if done >= plan.min_rounds:
             ci = median_ci(ratios, plan.confidence)
             outcome = decide(ci, threshold)
-            if done >= plan.rounds and outcome != "inconclusive":
+            clear = ci[0] >= threshold * plan.clear_margin or \
+                ci[1] * plan.clear_margin <= threshold
+            if outcome != "inconclusive" and (done >= plan.rounds or clear):
                 break
             if spent >= plan.budget_s:
                 break

@@ -24,14 +24,6 @@ class ValidationReport:
     problems: list[str] = field(default_factory=list)
 
 
-def _reference_of(s: Settings, task_id: str) -> Path | None:
-    folder = s.reference.value / task_id
-    for cand in (folder / "solution.py", folder / "solution"):
-        if cand.exists():
-            return cand
-    return None
-
-
 def _summary(path: Path) -> str:
     try:
         doc = ast.get_docstring(ast.parse(path.read_text()))
@@ -43,7 +35,7 @@ def _summary(path: Path) -> str:
 def validate_task(s: Settings, task: tasks.Task, progress: Callable[[str], None]) -> list[str]:
     """Problems with one task's reference and mutants (empty when sound)."""
     problems = []
-    ref = _reference_of(s, task.id)
+    ref = grading.reference_of(s, task)
     if ref is None:
         return [f"{task.id}: no reference solution at {s.reference.value / task.id}/solution.py"]
     result = grading.grade(task, ref, s, mode="validate")

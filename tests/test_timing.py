@@ -90,8 +90,12 @@ def _exact(which: str, offset: int, out: Any) -> None:
 
 def test_protocol_passes_a_large_ratio_and_calibrates_samples():
     fast, slow = FakeSide("fast", 25e-6, noise=0.1, seed=1), FakeSide("slow", 0.03, seed=2)
-    m = timing.measure(fast, slow, 20.0, _exact, timing.Plan(budget_s=60))
+    m = timing.measure(fast, slow, 20.0, _exact, timing.Plan(budget_s=60,
+                                                             clear_margin=math.inf))
     assert m.outcome == "pass" and m.rounds == 15
+    # A verdict far clear of the threshold stops after the minimum number of rounds.
+    early = timing.measure(fast, slow, 20.0, _exact, timing.Plan(budget_s=60))
+    assert early.outcome == "pass" and early.rounds == timing.Plan().min_rounds
     assert m.ratio == pytest.approx(1200, rel=0.25)
     assert m.ci[0] <= m.ratio <= m.ci[1]
     assert m.numbers["slow"] == 1
@@ -124,7 +128,8 @@ def test_protocol_alternates_which_side_goes_first():
                 order.append(self.label)
             return super().run(offsets)
 
-    timing.measure(Logged("fast", 1e-4), Logged("slow", 1e-2), 20.0, _exact)
+    timing.measure(Logged("fast", 1e-4), Logged("slow", 1e-2), 20.0, _exact,
+                   timing.Plan(clear_margin=math.inf))
     rounds = order[-30:]
     pairs = [tuple(rounds[i:i + 2]) for i in range(0, 30, 2)]
     assert pairs[0::2] == [("fast", "slow")] * 8

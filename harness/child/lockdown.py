@@ -109,6 +109,9 @@ def _enter_new_root(libc: Any, root: str, binds: list[str], scratch_fd: int,
     """Build a root from an allow-list of read-only binds, a minimal /dev, the PID
     namespace's /proc, a private /tmp and the scratch folder; pivot into it."""
     _tmpfs(libc, root, b"size=16m,mode=755")
+    # The private /tmp first: allow-listed paths under /tmp (a checkout's venv) and the
+    # scratch folder are then bound inside it instead of being hidden by it.
+    _tmpfs(libc, root + "/tmp", b"size=64m,mode=1777")
     bound = []
     for path in sorted(set(binds), key=lambda p: (p.count("/"), p)):
         if os.path.lexists(path) and _bind_into(libc, root, path):
@@ -127,7 +130,6 @@ def _enter_new_root(libc: Any, root: str, binds: list[str], scratch_fd: int,
     os.makedirs(root + "/proc", exist_ok=True)
     _check(libc.mount(b"/proc", (root + "/proc").encode(), None, MS_BIND | MS_REC, None),
            "bind /proc")
-    _tmpfs(libc, root + "/tmp", b"size=64m,mode=1777")
     os.makedirs(root + scratch, exist_ok=True)
     _check(libc.mount(f"/proc/self/fd/{scratch_fd}".encode(), (root + scratch).encode(), None,
                       MS_BIND, None), "bind scratch")

@@ -180,10 +180,7 @@ class Server:
         if op == "call":
             fn = self.target(header)
             args, kwargs = values.get("args", []), values.get("kwargs", {})
-            result = None
-            for _ in range(max(1, int(header.get("repeat", 1)))):
-                result = fn(*args, **kwargs)
-            return result
+            return fn(*args, **kwargs)
         if op == "getattr":
             return self.target(header)
         if op == "store":
