@@ -72,8 +72,13 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
         problems = [submissions.StaticProblem("format", f"{task.id} accepts "
                                               f"{', '.join(task.formats)} submissions, not "
                                               "notebooks")]
+    selection = device.select(requested_device, task.device)
     if problems:
         verdict, message = "submission_error", "\n".join(p.message for p in problems)
+    elif selection.used is None:
+        # The task cannot run on this machine: its checks are skipped with the reason, and
+        # the submission is not even loaded (it may import what only that device has).
+        message = f"not run on this machine: {selection.reason}"
     else:
         try:
             report = session.start()
@@ -102,7 +107,6 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
             return notebooks.function_source(nb, name)
         return submissions.function_source(staged, sub, name)
 
-    selection = device.select(requested_device, task.device)
     plugin = GraderPlugin(task, runner, names, static, reference=reference_of(settings, task),
                           device=selection)
     try:

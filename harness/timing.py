@@ -227,6 +227,7 @@ class _Run:
     rng: np.random.Generator
     samples: list[Sample] = field(default_factory=list)
     last_fast_offsets: list[int] = field(default_factory=list)
+    last_gross: float = math.inf
 
     def offsets(self, side: Side, number: int) -> list[int]:
         """Distinct windows for each call of a sample (cycling only past the span)."""
@@ -253,6 +254,7 @@ class _Run:
         if which == "fast":
             self.last_fast_offsets = offsets
         t = per_call(elapsed, overhead, number)
+        self.last_gross = elapsed / max(1, number)
         if rnd >= 0:
             self.samples.append(Sample(which, rnd, number, elapsed, t))
         return t
@@ -262,11 +264,14 @@ class _Run:
 
         Noise only ever adds time, so the estimate is the *fastest* per-call time seen over
         at least three tries, and the count never shrinks: one preempted try cannot make
-        the samples short (short samples are dominated by the channel's overhead).
+        the samples short (short samples are dominated by the channel's overhead). The
+        estimate is the gross time per call, overhead included: an over-measured overhead
+        must not make calls look nearly free and the count explode.
         """
         number, best = 1, math.inf
         for attempt in range(8):
-            best = min(best, self.sample(which, -1, number, overhead))
+            self.sample(which, -1, number, overhead)
+            best = min(best, self.last_gross)
             wanted = inner_count(best, self.plan.target_sample_s * 1.1, self.plan.max_number)
             if wanted <= number and attempt >= 2:
                 break

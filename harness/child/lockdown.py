@@ -23,6 +23,7 @@ apply; the report says which steps took effect, and the grader records it.
 from __future__ import annotations
 
 import ctypes
+import glob
 import os
 import platform
 import resource
@@ -123,6 +124,8 @@ def _enter_new_root(libc: Any, root: str, binds: list[str], scratch_fd: int,
     _tmpfs(libc, root + "/dev", b"size=64k,mode=755")
     for dev in ("null", "zero", "full", "random", "urandom"):
         _bind_into(libc, root, f"/dev/{dev}")
+    for dev in sorted(glob.glob("/dev/nvidia*")):  # CUDA's device nodes, where present
+        _bind_into(libc, root, dev)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{root}/dev/{name}")
