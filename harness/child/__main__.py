@@ -11,6 +11,7 @@ from harness.child import lockdown, notebook, shim
 
 
 def main() -> None:
+    sys.dont_write_bytecode = True  # -I ignores PYTHONDONTWRITEBYTECODE; keep scratch clean
     conn = Connection(int(sys.argv[1]))
     _, config = wire.decode_message(conn.recv_bytes(1 << 20))
     cfg = config["config"]
