@@ -136,3 +136,45 @@ def test_child_has_the_usual_devices_and_a_shell(tmp_path):
             assert box.protections()["hidden_files"].startswith("absent")
     finally:
         box.close()
+
+
+@pytest.mark.parametrize("backend", ["auto", "process"])
+def test_seccomp_refuses_sockets_namespaces_and_ptrace_but_not_threads_or_fork(
+        tmp_path, monkeypatch, backend):
+    import platform
+
+    from harness.sandbox import Box, BoxSpec, Budget
+
+    if platform.machine() != "x86_64":
+        pytest.skip("the seccomp filter is written for x86_64")
+    monkeypatch.setenv("HARNESS_SANDBOX", backend)
+    capabilities.cache_clear()
+    (tmp_path / "solution.py").write_text(
+        "import ctypes, os, socket, threading\n"
+        "def add(a, b):\n"
+        "    out = {}\n"
+        "    for name, fam in (('inet', socket.AF_INET), ('inet6', socket.AF_INET6),\n"
+        "                      ('unix', socket.AF_UNIX)):\n"
+        "        try:\n"
+        "            socket.socket(fam, socket.SOCK_STREAM).close(); out[name] = 'ok'\n"
+        "        except OSError as e:\n"
+        "            out[name] = e.errno\n"
+        "    libc = ctypes.CDLL(None, use_errno=True)\n"
+        "    out['unshare'] = libc.unshare(0x10000000) == 0\n"
+        "    out['ptrace'] = libc.ptrace(16, os.getpid(), 0, 0) == 0\n"
+        "    t = threading.Thread(target=lambda: None); t.start(); t.join()\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        os._exit(3)\n"
+        "    out['fork'] = os.waitpid(pid, 0)[1] >> 8\n"
+        "    return out\n")
+    box = Box(BoxSpec(tmp_path, "solution.py", False, ("add",), ()), Budget(30))
+    try:
+        assert box.start().ok
+        out = box.request({"op": "call", "path": ["add"]}, {"args": [1, 2]})["value"]
+        assert box.protections()["seccomp"].startswith("network sockets")
+    finally:
+        box.close()
+        capabilities.cache_clear()
+    assert out == {"inet": 1, "inet6": 1, "unix": "ok", "unshare": False, "ptrace": False,
+                   "fork": 3}

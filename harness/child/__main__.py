@@ -7,7 +7,7 @@ import sys
 from multiprocessing.connection import Connection
 
 from harness import wire
-from harness.child import lockdown, notebook, shim
+from harness.child import lockdown, notebook, seccomp, shim
 
 
 def main() -> None:
@@ -21,6 +21,8 @@ def main() -> None:
                                                 cfg.get("masks", []), cfg.get("root_dir"),
                                                 cfg.get("binds")))
     report["limits"] = lockdown.set_limits(cfg.get("limits", {}))
+    if sys.platform.startswith("linux"):
+        report.update(seccomp.apply())
     os.chdir(cfg["workdir"])
     for name in cfg.get("preload", []):
         try:

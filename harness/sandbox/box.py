@@ -257,7 +257,8 @@ class Box:
             "detail": caps.reason,
             "separate_process": True,
             "new_session": True,
-            "network": "none" if caps.namespaces else "host",
+            "network": "none" if caps.namespaces else
+            "IP sockets refused (seccomp)" if lock.get("seccomp") else "host",
             "pid_namespace": caps.namespaces,
             "hidden_files": "absent (allow-listed root)" if lock.get("allow_list")
             else "covered" if lock.get("locked") else "readable",
@@ -265,6 +266,8 @@ class Box:
             ("read-only except scratch" if lock.get("read_only_root")
              else "writable by the child's user"),
             "environment": "allow-list",
+            "seccomp": "network sockets, ptrace, namespaces, mounts, bpf, io_uring refused"
+            if lock.get("seccomp") else str(lock.get("seccomp_reason", "not applied")),
             "process_limit": process_limit,
             "rlimits": sorted(applied),
             "memory_bytes": limits.memory_bytes,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 import sys
 from dataclasses import dataclass
@@ -52,6 +53,12 @@ def diagnose() -> list[Layer]:
               "prctl(PR_SET_DUMPABLE, 0)" if linux else "Linux only"),
         Layer("namespaces: user, mount, PID, network; hidden paths covered; read-only tree",
               caps.namespaces, caps.reason, "" if caps.namespaces else _userns_fix()),
+        Layer("seccomp filter: network sockets, ptrace, namespaces, mounts, bpf, io_uring",
+              linux and platform.machine() == "x86_64",
+              "applied in every child before the submission loads (x86_64)" if linux and
+              platform.machine() == "x86_64" else f"no filter for {platform.machine()}",
+              "" if linux and platform.machine() == "x86_64" else
+              "write the syscall table for this architecture (harness/child/seccomp.py)"),
         Layer("strong: new root holding only an allow-list of read-only paths",
               caps.allow_list, caps.reason if caps.allow_list else
               "needs the namespaces layer and mount_setattr/pivot_root (Linux >= 5.12)",
