@@ -178,3 +178,40 @@ def test_seccomp_refuses_sockets_namespaces_and_ptrace_but_not_threads_or_fork(
         capabilities.cache_clear()
     assert out == {"inet": 1, "inet6": 1, "unix": "ok", "unshare": False, "ptrace": False,
                    "fork": 3}
+
+
+def test_landlock_level_hides_task_files_without_namespaces(workspace, tmp_path, monkeypatch):
+    from harness import grading, settings, tasks
+    from harness.sandbox.platform import landlock_abi
+
+    if landlock_abi() < 1:
+        pytest.skip("no Landlock on this kernel")
+    monkeypatch.setenv("HARNESS_SANDBOX", "landlock")
+    capabilities.cache_clear()
+    hidden = workspace / "tasks" / "phase0" / "add" / "hidden" / "test_hidden.py"
+    outside = tmp_path / "written-from-the-box"
+    sub = tmp_path / "s.py"
+    sub.write_text(
+        "def add(a, b):\n"
+        f"    for path in ({str(hidden)!r},):\n"
+        "        try:\n"
+        "            open(path).read()\n"
+        "            return 'read the hidden test'\n"
+        "        except PermissionError:\n"
+        "            pass\n"
+        "    try:\n"
+        f"        open({str(outside)!r}, 'w').close()\n"
+        "        return 'wrote outside scratch'\n"
+        "    except PermissionError:\n"
+        "        pass\n"
+        "    return a + b\n")
+    try:
+        s = settings.resolve(workspace=str(workspace))
+        r = grading.grade(tasks.load_task(s.tasks.value, "phase0/add"), sub, s,
+                          required_level="landlock")
+    finally:
+        capabilities.cache_clear()
+    assert r.sandbox["level"] == "landlock"
+    assert r.sandbox["hidden_files"].startswith("unreadable")
+    assert r.score == r.max_score, [c.message for c in r.checks]
+    assert not outside.exists()

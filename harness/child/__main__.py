@@ -7,7 +7,7 @@ import sys
 from multiprocessing.connection import Connection
 
 from harness import wire
-from harness.child import lockdown, notebook, seccomp, shim
+from harness.child import landlock, lockdown, notebook, seccomp, shim
 
 
 def main() -> None:
@@ -20,6 +20,8 @@ def main() -> None:
         report.update(lockdown.close_namespaces(cfg["scratch"], cfg.get("boxes_root"),
                                                 cfg.get("masks", []), cfg.get("root_dir"),
                                                 cfg.get("binds")))
+    if cfg.get("landlock"):
+        report.update(landlock.apply(cfg.get("landlock_read", []), cfg.get("landlock_write", [])))
     report["limits"] = lockdown.set_limits(cfg.get("limits", {}))
     if sys.platform.startswith("linux"):
         report.update(seccomp.apply())

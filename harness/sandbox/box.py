@@ -120,7 +120,10 @@ class Box:
             "namespaces": self.caps.namespaces, "scratch": str(scratch),
             "boxes_root": str(private_tmp()), "masks": list(self.spec.masks),
             "root_dir": self._new_root(scratch), "binds": allow_list() if self.caps.allow_list
-            else None,
+            else None, "landlock": self.caps.landlock,
+            "landlock_read": [*allow_list(), "/proc", "/dev"] if self.caps.landlock else [],
+            "landlock_write": [str(scratch), "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                               "/dev/urandom", "/dev/shm"] if self.caps.landlock else [],
             "workdir": str(work), "entry": str(work / self.spec.entry),
             "folder": self.spec.folder, "names": list(self.spec.names),
             "notebook": self.spec.notebook is not None,
@@ -261,7 +264,8 @@ class Box:
             "IP sockets refused (seccomp)" if lock.get("seccomp") else "host",
             "pid_namespace": caps.namespaces,
             "hidden_files": "absent (allow-listed root)" if lock.get("allow_list")
-            else "covered" if lock.get("locked") else "readable",
+            else "covered" if lock.get("locked")
+            else "unreadable (Landlock allow-list)" if lock.get("landlock") else "readable",
             "filesystem": ("allow-listed, " if lock.get("allow_list") else "") +
             ("read-only except scratch" if lock.get("read_only_root")
              else "writable by the child's user"),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from harness.sandbox.platform import capabilities, make_grader_non_dumpable
 
-LEVELS = ("minimal", "namespaces", "strong")
+LEVELS = ("minimal", "landlock", "namespaces", "strong")
 
 
 @dataclass(frozen=True)

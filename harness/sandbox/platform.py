@@ -28,13 +28,14 @@ class Capabilities:
     is_root: bool
     reason: str
     allow_list: bool = False
+    landlock: bool = False
 
     @property
     def level(self) -> str:
         """``strong`` (new root from an allow-list), ``namespaces`` or ``minimal``."""
         if self.namespaces:
             return "strong" if self.allow_list else "namespaces"
-        return "minimal"
+        return "landlock" if self.landlock else "minimal"
 
 
 def make_grader_non_dumpable() -> bool:
@@ -100,8 +101,8 @@ def capabilities() -> Capabilities:
     unshare = shutil.which("unshare") if sys.platform.startswith("linux") else None
     wanted = os.environ.get("HARNESS_SANDBOX", "auto")
     strong = False
-    if wanted == "process":
-        ok, reason = False, "namespaces disabled by HARNESS_SANDBOX=process"
+    if wanted in ("process", "landlock"):
+        ok, reason = False, f"namespaces disabled by HARNESS_SANDBOX={wanted}"
     elif unshare is None:
         ok, reason = False, "no `unshare` on this platform"
     else:
@@ -111,7 +112,22 @@ def capabilities() -> Capabilities:
         if not strong:
             ok, reason = _probe_namespaces(unshare, False)
     cgroup = _pids_cgroup() if is_root else None
-    return Capabilities(ok, unshare if ok else None, cgroup, is_root, reason, strong)
+    landlock = not ok and wanted != "process" and landlock_abi() > 0
+    if landlock:
+        reason += f"; Landlock ABI {landlock_abi()} restricts the file system instead"
+    return Capabilities(ok, unshare if ok else None, cgroup, is_root, reason, strong, landlock)
+
+
+def landlock_abi() -> int:
+    """The kernel's Landlock ABI version (0 when unavailable)."""
+    if not sys.platform.startswith("linux"):
+        return 0
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.syscall.restype = ctypes.c_long
+        return max(0, int(libc.syscall(444, None, 0, 1)))
+    except (OSError, AttributeError):
+        return 0
 
 
 def count_user_processes(uid: int) -> int:
