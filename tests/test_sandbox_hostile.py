@@ -639,4 +639,6 @@ def test_minimal_backend_still_reports_sys_exit(grade_source: Grade,
     assert result.verdict == "submission_error" and "sys.exit" in result.message
     # The result says honestly what the minimal backend does not protect.
     assert result.sandbox["hidden_files"] == "readable"
-    assert result.sandbox["network"] == "host" and result.sandbox["pid_namespace"] is False
+    # No network namespace: only the seccomp filter (x86_64) keeps IP sockets closed.
+    assert result.sandbox["network"] in ("host", "IP sockets refused (seccomp)")
+    assert result.sandbox["pid_namespace"] is False
