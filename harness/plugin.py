@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 
 from harness.checks import ShownToLearner
+from harness.checks.leakage import Leakage
 from harness.checks.speed import Timing
 from harness.device import Selection
 from harness.remote import Channel, RemoteException, SubmissionProxy
@@ -152,6 +153,11 @@ class GraderPlugin:
                       _seed(self.task.id, nodeid),
                       lambda m: self.measurements.setdefault(nodeid, []).append(m),
                       self.selection.used or "cpu" if self.selection else "cpu")
+
+    @pytest.fixture
+    def leakage(self) -> Leakage:
+        """Runs learner functions under the provenance trace; fails on data leakage."""
+        return Leakage(Channel(self.session.current))
 
     @pytest.fixture
     def device(self) -> str:

@@ -198,7 +198,21 @@ class Server:
             return call_each(self.target(header), header, values)
         if op == "threadpools":
             return threadpools()
+        if op == "trace_leakage":
+            from harness.child import provenance
+
+            return provenance.trace(self.target(header), values.get("args", []),
+                                    values.get("kwargs", {}), self.workdir,
+                                    learner_modules(self.module, self.workdir))
         raise ValueError(f"unknown request {op!r}")
+
+
+def learner_modules(module: Any, workdir: str) -> list[Any]:
+    """The submission's module and any module loaded from its folder."""
+    prefix = workdir + os.sep
+    found = [m for m in list(sys.modules.values())
+             if str(getattr(m, "__file__", None) or "").startswith(prefix)]
+    return [module, *(m for m in found if m is not module)]
 
 
 def call_each(fn: Any, header: dict[str, Any], values: dict[str, Any]) -> list[Any]:

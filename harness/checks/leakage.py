@@ -1,0 +1,160 @@
+"""Grader side of the dynamic leakage check: ask the child for a trace, judge it here.
+
+``leakage.check("evaluate", X, y, 0)`` runs the learner function once under the child's
+instrumentation (:mod:`harness.child.provenance`) and fails with a learner-facing message
+when a fitted object had seen the rows it was later evaluated on. The trace is a claim from
+an untrusted process: it is validated as data, and honest code is what it serves; a
+submission that forges it gains nothing it could not get by not using scikit-learn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from harness.checks import ShownToLearner
+from harness.remote import Channel
+
+SELECTORS = ("sklearn.feature_selection",)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One fitted object that had seen evaluated rows before the evaluation."""
+
+    type: str
+    module: str
+    file: str
+    line: int
+    seen: int  # evaluated rows it had seen, summed over the evaluations it stood behind
+    evaluated: int  # rows evaluated in those evaluations
+    evaluations: int
+
+    @property
+    def kind(self) -> str:
+        return "feature-selection" if self.module.startswith(SELECTORS) else "preprocessing"
+
+    def message(self) -> str:
+        where = f"{self.file}:{self.line}"
+        times = "" if self.evaluations == 1 else f" (over {self.evaluations} evaluations)"
+        saw = f"saw {self.seen} of the {self.evaluated} rows it was evaluated on{times}"
+        if self.kind == "feature-selection":
+            fix = ("choose the features inside each fold: put it in a Pipeline with the model "
+                   "and pass the Pipeline to cross_val_score")
+        else:
+            fix = "fit it on the training rows only (put it in a Pipeline with the model)"
+        return f"{self.type} fitted at {where} {saw}: {fix}"
+
+
+def _int(v: Any) -> int:
+    if type(v) is not int:
+        raise TypeError("the leakage trace is not well-formed")
+    return v
+
+
+def findings(report: Any) -> list[Finding]:
+    """The leaks a trace report shows: fitted objects behind an evaluation of rows they saw."""
+    if not isinstance(report, dict):
+        raise TypeError("the leakage trace is not well-formed")
+    fits = {}
+    for f in report.get("fits", []):
+        if isinstance(f, dict):
+            fits[_int(f.get("id"))] = f
+    found: dict[tuple[str, str, int], list[int]] = {}
+    meta: dict[tuple[str, str, int], str] = {}
+    for ev in report.get("evaluations", []):
+        if not isinstance(ev, dict) or ev.get("training") is True:
+            continue
+        rows = _int(ev.get("rows"))
+        for b in ev.get("behind", []):
+            fit = fits.get(_int(b.get("fit")))
+            seen = _int(b.get("seen"))
+            if fit is None or seen <= 0 or fit.get("stateless") is True:
+                continue
+            key = (str(fit.get("type"))[:80], str(fit.get("file"))[:200], _int(fit.get("line")))
+            meta[key] = str(fit.get("module"))[:200]
+            acc = found.setdefault(key, [0, 0, 0])
+            acc[0] += seen
+            acc[1] += rows
+            acc[2] += 1
+    return [Finding(t, meta[(t, f, ln)], f, ln, s, e, n)
+            for (t, f, ln), (s, e, n) in sorted(found.items(), key=lambda kv: kv[0][2])]
+
+
+def first_evaluation(report: dict[str, Any]) -> dict[str, Any] | None:
+    """The first evaluation of held-out rows (not a training score) in a trace report."""
+    for ev in report.get("evaluations", []):
+        if isinstance(ev, dict) and ev.get("training") is not True and ev.get("input_rows"):
+            return ev
+    return None
+
+
+def _states(report: dict[str, Any], ev: dict[str, Any]) -> dict[tuple[str, str, int, int], str]:
+    fits = {f.get("id"): f for f in report.get("fits", []) if isinstance(f, dict)}
+    out: dict[tuple[str, str, int, int], str] = {}
+    for b in ev.get("behind", []):
+        fit = fits.get(b.get("fit")) if isinstance(b, dict) else None
+        if fit is not None:
+            key = (str(fit.get("type"))[:80], str(fit.get("file"))[:200],
+                   _int(fit.get("line")), _int(b.get("seq")))
+            out[key] = str(b.get("state"))
+    return out
+
+
+def changed_by_perturbation(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Fitted objects behind the first evaluation whose state moved when only the evaluated
+    rows' features were perturbed (matched by type, line and order of fitting)."""
+    ev0, ev1 = first_evaluation(before), first_evaluation(after)
+    if ev0 is None or ev1 is None:
+        return []
+    s0, s1 = _states(before, ev0), _states(after, ev1)
+    return [f"{t} fitted at {f}:{ln}" for (t, f, ln, q), d in sorted(s0.items(),
+                                                                    key=lambda kv: kv[0][2])
+            if (t, f, ln, q) in s1 and s1[(t, f, ln, q)] != d]
+
+
+class Leakage:
+    """The ``leakage`` fixture: run a learner function under the provenance trace."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+    def trace(self, name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The child's trace report of one call (a claim; ``result`` is the call's value)."""
+        report = self._channel.request({"op": "trace_leakage", "path": [name]},
+                                       {"args": list(args), "kwargs": kwargs})
+        if not isinstance(report, dict):
+            raise TypeError("the leakage trace is not well-formed")
+        return report
+
+    def check(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run ``name`` traced; fail (learner-facing) on leakage; return the call's value."""
+        report = self.trace(name, *args, **kwargs)
+        found = findings(report)
+        if found:
+            lines = [f.message() for f in found[:5]]
+            raise ShownToLearner("data leakage: test rows reached training. "
+                                 + " ".join(f"{i + 1}) {m}." for i, m in enumerate(lines)))
+        return report.get("result")
+
+    def metamorphic(self, name: str, X: Any, *rest: Any, **kwargs: Any) -> list[str]:
+        """Re-run ``name(X, *rest)`` with only the first evaluation's rows of ``X`` changed.
+
+        The rows come from the first trace (a claim); the comparison of fitted states is
+        made here. Whatever was fitted on training rows only must not move; the fitted
+        objects that did are returned (an empty list when nothing leaked or nothing was
+        evaluated). ``X`` must be a 2-D NumPy array.
+        """
+        import numpy as np
+
+        before = self.trace(name, X, *rest, **kwargs)
+        ev = first_evaluation(before)
+        if ev is None:
+            return []
+        rows = np.asarray([_int(i) for i in ev["input_rows"]], dtype=np.int64)
+        rows = rows[(rows >= 0) & (rows < len(X))]
+        X2 = np.array(X, dtype=np.float64, copy=True)
+        scale = np.nanstd(X2, axis=0) + 1.0
+        X2[rows] = X2[rows] * 1.5 + 2.0 * scale
+        after = self.trace(name, X2, *rest, **kwargs)
+        return changed_by_perturbation(before, after)
