@@ -100,7 +100,10 @@ def encode_message(header: dict[str, Any], values: dict[str, Any],
 
 def _npy(arr: np.ndarray) -> bytes:
     buf = io.BytesIO()
-    arr = arr if arr.flags.c_contiguous else arr.copy(order="C")
+    # Memory layout crosses too: a Fortran-order array arrives in Fortran order (tasks
+    # test learners' code on both layouts); any other strided view is laid out in C order.
+    if not (arr.flags.c_contiguous or arr.flags.f_contiguous):
+        arr = arr.copy(order="C")
     np.lib.format.write_array(buf, arr, allow_pickle=False)
     return buf.getvalue()
 

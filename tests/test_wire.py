@@ -800,3 +800,12 @@ def test_decoder_never_touches_pickle(monkeypatch: pytest.MonkeyPatch) -> None:
     for descr in ("|O", "<f8"):
         blob = npy_blob({"descr": descr, "fortran_order": False, "shape": (1,)}, payload)
         refused(ndarray_frame(blob))
+
+
+def test_memory_layout_crosses_fortran_order_kept_strided_views_laid_out():
+    f = np.asfortranarray(np.arange(12.0).reshape(3, 4))
+    _, values = wire.decode_message(wire.encode_message({}, {"f": f, "v": f[:, ::2]}))
+    assert values["f"].flags.f_contiguous and not values["f"].flags.c_contiguous
+    np.testing.assert_array_equal(values["f"], f)
+    assert values["v"].flags.c_contiguous
+    np.testing.assert_array_equal(values["v"], f[:, ::2])

@@ -1,9 +1,9 @@
 """Hidden tests for phase1/broadcast-normalize (never shown to learners).
 
-Memory layout: every array crosses into the sandbox as a C-contiguous copy (the wire
-format re-lays Fortran-order and strided arrays out in C order), so a test cannot hand
-the learner's code a Fortran-order array or a strided view; only in-place writes on an
-array kept in the sandbox (`submission.store`) can be observed, and are, below.
+Memory layout: a Fortran-order array crosses into the sandbox in Fortran order (other
+strided views arrive laid out in C order), so the learner's code is tested on both
+layouts; in-place writes are observed on an array kept in the sandbox
+(`submission.store`).
 """
 
 import numpy as np
@@ -124,3 +124,11 @@ def test_broadcast_is_faster_than_loop(timing, rng):
     timing.compare(fast=timing.call("zscore_columns", x, label="your zscore_columns"),
                    slow=timing.reference("looped_zscore", x, label="a looped z-score"),
                    at_least=10, expect=zscore, rtol=1e-7, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", NEW_ARRAY)
+def test_fortran_order_input(submission, rng, name):
+    x = rng.normal(size=(60, 7))
+    expected = submission.call(name, np.ascontiguousarray(x))
+    got = submission.call(name, np.asfortranarray(x))
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
