@@ -97,10 +97,16 @@ def save(result: Result, reports_dir: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = result.timestamp.replace(":", "").replace("-", "").replace("+0000", "Z")
     path = folder / f"{stamp}-{result.mode}-{result.submission_sha256[:8]}.json"
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".json")
+    return write_atomically(path, result.to_json())
+
+
+def write_atomically(path: Path, text: str) -> Path:
+    """Write a file so that a reader never sees half of it (temp file, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(result.to_json())
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

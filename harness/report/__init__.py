@@ -7,9 +7,6 @@ names are hostile text.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
@@ -18,7 +15,7 @@ from typing import Any
 import jinja2
 
 from harness.report import charts, progress, scorecard
-from harness.results import Result
+from harness.results import Result, write_atomically
 
 __all__ = ["render_cohort", "render_scorecard", "render_weekly", "write"]
 
@@ -57,14 +54,4 @@ def render_cohort(table: progress.Cohort) -> str:
 
 def write(html: str, path: Path) -> Path:
     """Write a page atomically (a reader never sees half a file); return its path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".html")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(html)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_atomically(path, html)
