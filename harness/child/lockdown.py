@@ -143,18 +143,80 @@ def _enter_new_root(libc: Any, root: str, binds: list[str], scratch_fd: int,
     return bound
 
 
+def _passable(st: os.stat_result, uid: int, gid: int, bits: int) -> bool:
+    """Whether ``uid``/``gid`` (no supplementary groups) has ``bits`` (r=4, x=1) here."""
+    if st.st_uid == uid:
+        return st.st_mode & (bits << 6) == bits << 6
+    if st.st_gid == gid:
+        return st.st_mode & (bits << 3) == bits << 3
+    return st.st_mode & bits == bits
+
+
+def blockers(paths: list[str], uid: int, gid: int) -> tuple[list[str], list[str]]:
+    """Folders on the way to ``paths`` that ``uid`` cannot pass (outermost, one per path),
+    and the paths that ``uid`` could not read even with every folder on the way open."""
+    closed: set[str] = set()
+    unreadable: list[str] = []
+    for path in paths:
+        parts = path.strip("/").split("/")
+        for i in range(len(parts) - 1):
+            folder = "/" + "/".join(parts[: i + 1])
+            try:
+                if not _passable(os.stat(folder), uid, gid, 1):
+                    closed.add(folder)
+                    break
+            except OSError:
+                break
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        if not _passable(st, uid, gid, 5 if stat.S_ISDIR(st.st_mode) else 4):
+            unreadable.append(path)
+    outer = [c for c in sorted(closed) if not any(c.startswith(o + "/") for o in closed)]
+    return outer, unreadable
+
+
+def open_the_way(paths: list[str], uid: int, gid: int) -> list[str]:
+    """Cover each closed folder on the way to ``paths`` with a 0755 tmpfs holding only the
+    needed paths (bound back). Needs a private mount namespace and CAP_SYS_ADMIN."""
+    libc = _libc()
+    closed, _ = blockers(paths, uid, gid)
+    for folder in closed:
+        inside = sorted({p for p in paths if p.startswith(folder + "/")})
+        inside = [p for p in inside if not any(p.startswith(q + "/") for q in inside)]
+        handles = [(p, os.open(p, os.O_PATH | os.O_CLOEXEC)) for p in inside
+                   if os.path.exists(p)]
+        _tmpfs(libc, folder, b"size=64k,mode=755")
+        for path, fd in handles:
+            if stat.S_ISDIR(os.fstat(fd).st_mode):
+                os.makedirs(path, mode=0o755, exist_ok=True)
+            else:
+                os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+                open(path, "w").close()
+            _check(libc.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None,
+                              MS_BIND | MS_REC, None), f"bind back {path}")
+            os.close(fd)
+    return closed
+
+
 def close_namespaces(scratch: str, boxes_root: str | None, masks: list[str],
-                     root_dir: str | None = None, binds: list[str] | None = None
+                     root_dir: str | None = None, binds: list[str] | None = None,
+                     drop_to: tuple[int, int] | None = None, reach: list[str] | None = None
                      ) -> dict[str, Any]:
     """Hide what the child must not see, make the tree read-only but scratch, lock it all.
 
     With ``root_dir`` and ``binds`` the child gets a new root holding only the allow-listed
     paths (level ``strong``); otherwise the host tree stays, with hidden paths covered and
     the temp folder replaced (level ``namespaces``). Must run as the mapped root of a fresh
-    user+mount namespace. Returns what it did.
+    user+mount namespace, or as real root in fresh mount, PID and network namespaces when
+    the child will then drop to the uid and gid ``drop_to``: the folders on the way to
+    ``reach`` are then opened to that uid, and the lock is its lack of capabilities instead
+    of a nested user namespace. Returns what it did.
     """
     libc = _libc()
     uid, gid = os.getuid(), os.getgid()
+    os.umask(0o022)  # folders made for the new root must be passable by a dropped uid
     masked: list[str] = []
     bound: list[str] = []
     # Keep a handle on our own scratch before covering the folder that holds it.
@@ -171,6 +233,8 @@ def close_namespaces(scratch: str, boxes_root: str | None, masks: list[str],
                           MS_BIND, None), "bind scratch")
         writable = [scratch]
     os.close(scratch_fd)
+    opened = open_the_way([os.path.realpath(p) for p in reach or []], *drop_to) \
+        if drop_to and not root_dir else []
     for path in sorted(set(masks)):
         if not os.path.lexists(path) or os.path.realpath(path) != path:
             continue  # never mount over a link: it could point anywhere
@@ -184,12 +248,16 @@ def close_namespaces(scratch: str, boxes_root: str | None, masks: list[str],
         if os.path.exists(p):
             _check(libc.mount(p.encode(), p.encode(), None, MS_BIND | MS_REC, None), f"bind {p}")
             _setattr(libc, p, MOUNT_ATTR_RDONLY, 0, True)
-    _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "nested namespaces")
-    _write("/proc/self/setgroups", "deny")
-    _write("/proc/self/uid_map", f"1000 {uid} 1\n")
-    _write("/proc/self/gid_map", f"1000 {gid} 1\n")
+    if drop_to is None:
+        _check(libc.unshare(CLONE_NEWUSER | CLONE_NEWNS), "nested namespaces")
+        _write("/proc/self/setgroups", "deny")
+        _write("/proc/self/uid_map", f"1000 {uid} 1\n")
+        _write("/proc/self/gid_map", f"1000 {gid} 1\n")
+    # With ``drop_to`` the mounts stay locked because the dropped uid holds no capability
+    # in this mount namespace's user namespace, and any user namespace it could create
+    # would inherit them locked (the seccomp filter refuses creating one anyway).
     return {"masked": masked, "read_only_root": True, "locked": True,
-            "allow_list": bool(root_dir), "bound": bound}
+            "allow_list": bool(root_dir), "bound": bound, "reach": opened}
 
 
 def set_limits(limits: dict[str, int]) -> dict[str, int]:

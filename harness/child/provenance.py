@@ -20,6 +20,7 @@ prediction scored by hand, not a training-set prediction).
 from __future__ import annotations
 
 import contextlib
+import inspect
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -31,6 +32,7 @@ import numpy as np
 FIT_METHODS = ("fit", "fit_transform", "partial_fit", "fit_predict")
 APPLY_METHODS = ("transform", "predict", "predict_proba", "predict_log_proba",
                  "decision_function", "score")
+ALL_METHODS = FIT_METHODS + APPLY_METHODS
 PREDICT_METHODS = ("predict", "predict_proba", "predict_log_proba", "decision_function")
 #: Fitted only in name: their output does not depend on the rows they were fitted on.
 STATELESS = {"FunctionTransformer", "Normalizer", "PolynomialFeatures", "Binarizer",
@@ -126,6 +128,11 @@ class Fit:
     influences: frozenset[int]
     stateless: bool
     seq: int
+    model: bool = False  # an estimator that predicts (not a transformer)
+    searching: bool = False  # fitted inside a hyperparameter search
+    target_columns: tuple[str, ...] = ()  # features that are the label in disguise
+    future_sites: tuple[tuple[str, int], ...] = ()  # features built from future values
+    ordinal: int = 0  # the how-many-th fit at this line
 
 
 @dataclass
@@ -135,8 +142,21 @@ class Frame:
     contributors: set[int] = field(default_factory=set)
 
 
+@dataclass
+class Split:
+    """Where one split (or one cross-validation fold) sent the rows."""
+
+    how: str
+    file: str
+    line: int
+    train: frozenset[int]
+    test: frozenset[int]
+    shuffled: bool
+    temporal: bool
+
+
 class Tracer:
-    def __init__(self, workdir: str) -> None:
+    def __init__(self, workdir: str, restrict: list[dict[str, Any]] | None = None) -> None:
         self.workdir = workdir
         # fingerprint -> (root fingerprints, influences: ids of fitted objects)
         self.lineage: dict[int, tuple[frozenset[int], frozenset[int]]] = {}
@@ -146,10 +166,24 @@ class Tracer:
         self.busy: set[int] = set()  # ids of objects inside one of our wrappers
         self.predictions: dict[int, dict[str, Any]] = {}
         self.evaluations: list[dict[str, Any]] = []
-        self.splits: list[dict[str, Any]] = []
+        self.splits: list[Split] = []
         self.input_index: dict[int, int] = {}
         self.objects: dict[int, Any] = {}
         self.evaluating = 0
+        self.searching = 0
+        self.created: set[int] = set()  # rows duplicated by the program (oversampling)
+        self.temporal: set[int] = set()  # rows of time-indexed data
+        self.future: list[tuple[tuple[str, int], Any]] = []  # (site, series of future values)
+        self.best_score_reads: list[dict[str, Any]] = []
+        self.events = 0
+        self.site_counts: dict[tuple[str, int], int] = {}
+        # counterfactual runs: (file, line, n-th fit at that line) -> rows to leave out
+        self.restrict = {(str(r["file"]), int(r["line"]), int(r["ordinal"])):
+                         {int(h) for h in r["rows"]} for r in (restrict or [])}
+
+    def tick(self) -> int:
+        self.events += 1
+        return self.events
 
     # ------------------------------------------------------------ identities
 
@@ -160,10 +194,18 @@ class Tracer:
                 for i, h in enumerate(fp.tolist()):
                     self.input_index.setdefault(h, i)
 
+    def note_temporal(self, x: Any, fp: np.ndarray | None = None) -> None:
+        """Remember the rows of time-indexed pandas data (a DatetimeIndex or PeriodIndex)."""
+        if _is_time_indexed(x):
+            fp = fingerprints(x) if fp is None else fp
+            if fp is not None:
+                self.temporal.update(fp.tolist())
+
     def rows(self, x: Any) -> tuple[list[frozenset[int]], list[frozenset[int]]] | None:
         fp = fingerprints(x)
         if fp is None:
             return None
+        self.note_temporal(x, fp)
         roots, infl = [], []
         empty: frozenset[int] = frozenset()
         for h in fp.tolist():
@@ -171,6 +213,12 @@ class Tracer:
             roots.append(r)
             infl.append(i)
         return roots, infl
+
+    def root_set(self, x: Any) -> frozenset[int] | None:
+        rows = self.rows(x)
+        if rows is None:
+            return None
+        return frozenset().union(*rows[0]) if rows[0] else frozenset()
 
     def inherit(self, x: Any, out: Any, obj_id: int | None) -> None:
         """Output row i of a transform carries the identity and influences of input row i."""
@@ -189,6 +237,24 @@ class Tracer:
             if h != h_in:
                 self.lineage[h] = (r, i | extra)
 
+    def duplicated(self, inputs: list[Any], out: Any) -> None:
+        """Rows that occur more often in ``out`` than in any one input were duplicated here."""
+        fp = fingerprints(out)
+        if fp is None:
+            return
+        before: dict[int, int] = {}
+        for x in inputs:
+            f = fingerprints(x)
+            if f is None or (f.ndim and getattr(x, "ndim", 2) != getattr(out, "ndim", 2)):
+                continue
+            vals, counts = np.unique(f, return_counts=True)
+            for h, c in zip(vals.tolist(), counts.tolist(), strict=True):
+                before[h] = max(before.get(h, 0), c)
+        vals, counts = np.unique(fp, return_counts=True)
+        for h, c in zip(vals.tolist(), counts.tolist(), strict=True):
+            if c > max(1, before.get(h, 1)):
+                self.created.add(h)
+
     # ------------------------------------------------------------ call sites
 
     def site(self) -> tuple[str, int]:
@@ -201,9 +267,19 @@ class Tracer:
             f = f.f_back  # type: ignore[assignment]
         return "?", 0
 
+    def from_learner(self) -> bool:
+        """Whether the patched function was called from the learner's own code."""
+        return sys._getframe(2).f_code.co_filename.startswith(self.workdir + os.sep)
+
+    def ordinal(self, site: tuple[str, int]) -> int:
+        n = self.site_counts.get(site, 0)
+        self.site_counts[site] = n + 1
+        return n
+
     # ------------------------------------------------------------ events
 
-    def on_fit(self, obj: Any, x: Any, method: str) -> None:
+    def on_fit(self, obj: Any, x: Any, y: Any, method: str, site: tuple[str, int],
+               ordinal: int = 0) -> None:
         rows = self.rows(x)
         if rows is None:
             return
@@ -219,17 +295,61 @@ class Tracer:
             stateless = cls.__name__ in STATELESS or not obj.__sklearn_tags__().requires_fit
         except Exception:
             stateless = cls.__name__ in STATELESS
-        file, line = self.site()
+        model = _predicts(obj)
         self.objects[key] = obj
-        self.fits[key] = Fit(key, cls.__name__, cls.__module__, file, line, roots, infl,
-                             stateless, len(self.keep))
+        self.fits[key] = Fit(key, cls.__name__, cls.__module__, site[0], site[1], roots, infl,
+                             stateless, self.tick(), model, self.searching > 0,
+                             target_columns(x, y) if model and y is not None else (),
+                             self.future_columns(x) if model else (), ordinal)
+
+    def future_columns(self, x: Any) -> tuple[tuple[str, int], ...]:
+        """Sites where a feature column of ``x`` was built from future values."""
+        if not self.future or not hasattr(x, "columns") or not hasattr(x, "index"):
+            return ()
+        found: list[tuple[str, int]] = []
+        for site, series in self.future:
+            cols = [series[c] for c in series.columns] if hasattr(series, "columns") \
+                else [series]
+            for fut in cols:
+                try:
+                    aligned = fut.reindex(x.index).to_numpy(dtype=np.float64)
+                except Exception:
+                    continue
+                for c in x.columns:
+                    try:
+                        col = x[c].to_numpy(dtype=np.float64)
+                    except Exception:
+                        continue
+                    ok = np.isfinite(aligned) & np.isfinite(col)
+                    if ok.sum() >= 10 and np.allclose(aligned[ok], col[ok]) \
+                            and np.ptp(col[ok]) > 0:
+                        found.append(site)
+        return tuple(dict.fromkeys(found))
+
+    def held_out_split(self, evaluated: frozenset[int]) -> Split | None:
+        """The split whose test side these rows are, if any (the latest one)."""
+        for s in reversed(self.splits):
+            if s.test and len(evaluated & s.test) >= 0.9 * len(evaluated) > 0:
+                return s
+        return None
 
     def evaluate(self, roots: list[frozenset[int]], infl: list[frozenset[int]],
-                 contributors: set[int], how: str, model: int) -> None:
+                 contributors: set[int], how: str, model: int, value: Any = None,
+                 site: tuple[str, int] | None = None,
+                 model_roots: frozenset[int] | None = None) -> None:
         evaluated = frozenset().union(*roots) if roots else frozenset()
         scored = self.fits.get(model)
-        # A model scored on rows it was trained on (all of them) is a training score.
-        training = bool(scored is not None and evaluated and evaluated <= scored.roots)
+        trained_on = model_roots if model_roots is not None else \
+            (scored.roots if scored is not None else frozenset())
+        split = self.held_out_split(evaluated)
+        # A model scored on rows it was trained on (all of them) is a training score, unless
+        # those rows are the test side of a split: then the model was trained on them.
+        training = bool(scored is not None and evaluated and evaluated <= trained_on
+                        and split is None)
+        # Rows on both sides of the split are duplicates; those the program did not create
+        # itself are natural (repeated records in the data) and prove nothing.
+        natural = (split.train & split.test) - self.created if split is not None \
+            else frozenset()
         behind = set(contributors).union(*infl) if infl else set(contributors)
         # what stands behind a fitted object also stands behind what it predicts
         todo = list(behind)
@@ -239,30 +359,156 @@ class Tracer:
                 for k in fit.influences - behind:
                     behind.add(k)
                     todo.append(k)
-        file, line = self.site()
+        file, line = site if site is not None else self.site()
         leaks = []
         for k in sorted(behind):
             fit = self.fits.get(k)
             if fit is None or fit.stateless:
                 continue
-            seen = len(fit.roots & evaluated)
-            leaks.append({"fit": k, "seen": seen, "seq": fit.seq,
+            rows = trained_on if k == model and model_roots is not None else fit.roots
+            seen = rows & evaluated
+            leaks.append({"fit": k, "seen": len(seen - natural), "seq": fit.seq,
+                          "copies": len(seen & self.created - natural),
                           "state": state_digest(self.objects.get(k))})
-        self.evaluations.append({"how": how, "file": file, "line": line, "training": training,
-                                 "model": model,
-                                 "rows": len(evaluated), "behind": leaks,
-                                 "input_rows": sorted(self.input_index[h] for h in evaluated
-                                                      if h in self.input_index)[:MAX_ROWS]})
+        number = None
+        try:
+            if value is not None and np.ndim(value) == 0:
+                number = float(value)
+        except (TypeError, ValueError):
+            number = None
+        self.evaluations.append({
+            "how": how, "file": file, "line": line, "training": training, "model": model,
+            "ordinal": self.ordinal((f"eval:{file}", line)), "seq": self.tick(),
+            "rows": len(evaluated), "behind": leaks, "value": number,
+            "held_out": split is not None, "split": self.splits.index(split)
+            if split is not None else None, "searching": self.searching > 0,
+            "group": _group_key(evaluated),
+            "evaluated": np.asarray(sorted(evaluated)[:MAX_ROWS], dtype=np.uint64),
+            "input_rows": sorted(self.input_index[h] for h in evaluated
+                                 if h in self.input_index)[:MAX_ROWS]})
+
+    def on_split(self, how: str, train: Any, test: Any, shuffled: bool, data: Any) -> None:
+        tr, te = self.root_set(train), self.root_set(test)
+        if tr is None or te is None:
+            return
+        self.note_temporal(data)
+        rows = tr | te
+        temporal = _is_time_indexed(data) or (
+            bool(self.temporal) and len(rows & self.temporal) >= 0.9 * max(1, len(rows)))
+        file, line = self.site()
+        self.splits.append(Split(how, file, line, tr, te, shuffled, temporal))
 
     def report(self) -> dict[str, Any]:
         fits = [{"id": f.key, "type": f.type, "module": f.module, "file": f.file,
-                 "line": f.line, "rows": len(f.roots), "stateless": f.stateless}
+                 "line": f.line, "rows": len(f.roots), "stateless": f.stateless,
+                 "model": f.model, "searching": f.searching, "seq": f.seq,
+                 "target_columns": list(f.target_columns),
+                 "future_sites": [list(s) for s in f.future_sites], "ordinal": f.ordinal}
                 for f in self.fits.values()]
+        splits = [{"how": s.how, "file": s.file, "line": s.line, "train": len(s.train),
+                   "test": len(s.test), "shuffled": s.shuffled, "temporal": s.temporal}
+                  for s in self.splits]
         return {"available": True, "fits": fits, "evaluations": self.evaluations,
-                "splits": self.splits}
+                "splits": splits, "best_score_reads": self.best_score_reads,
+                "created_rows": len(self.created)}
+
+    def finish(self) -> None:
+        """Held-out predictions that reached no metric still count as evaluations."""
+        for pred in list(self.predictions.values()):
+            if pred["linked"]:
+                continue
+            # scored by hand? only a held-out prediction is an evaluation
+            model = self.fits.get(pred["by"])
+            roots = frozenset().union(*pred["rows"][0]) if pred["rows"][0] else frozenset()
+            if model is not None and (not (pred["model_roots"] & roots)
+                                      or self.held_out_split(roots) is not None):
+                self.evaluate(pred["rows"][0], pred["rows"][1], pred["contributors"],
+                              "prediction", pred["by"], site=pred["site"],
+                              model_roots=pred["model_roots"])
+        self.predictions.clear()
+
+
+def _group_key(rows: frozenset[int]) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.asarray(sorted(rows), dtype=np.uint64).tobytes()).hexdigest()[:16]
+
+
+def _is_time_indexed(x: Any) -> bool:
+    if not type(x).__module__.startswith("pandas"):
+        return False
+    import pandas as pd
+
+    return isinstance(getattr(x, "index", None), (pd.DatetimeIndex, pd.PeriodIndex))
+
+
+def _predicts(obj: Any) -> bool:
+    """A model (it predicts), not a transformer; a Pipeline or search ending in one too."""
+    from sklearn.base import is_classifier, is_regressor
+
+    try:
+        if is_classifier(obj) or is_regressor(obj):
+            return True
+    except Exception:
+        pass
+    return callable(getattr(type(obj), "predict", None)) and \
+        not callable(getattr(type(obj), "transform", None))
+
+
+def target_columns(x: Any, y: Any) -> tuple[str, ...]:
+    """Feature columns that are an affine copy of the label (|correlation| > 0.999)."""
+    try:
+        names = [str(c) for c in x.columns] if hasattr(x, "columns") else None
+        a = np.asarray(x.to_numpy(dtype=np.float64, na_value=np.nan) if names else x,
+                       dtype=np.float64)
+        t = np.asarray(y)
+        if t.dtype.kind not in "biuf":
+            _, t = np.unique(t, return_inverse=True)
+        t = t.astype(np.float64).ravel()
+    except Exception:
+        return ()
+    if a.ndim != 2 or a.shape[0] != t.size or a.shape[0] < 10 or a.shape[1] > 2000:
+        return ()
+    found = []
+    with np.errstate(all="ignore"):
+        for j in range(a.shape[1]):
+            col = a[:, j]
+            ok = np.isfinite(col) & np.isfinite(t)
+            if ok.sum() < 10 or np.ptp(col[ok]) == 0 or np.ptp(t[ok]) == 0:
+                continue
+            r = np.corrcoef(col[ok], t[ok])[0, 1]
+            if np.isfinite(r) and abs(r) > 0.999:
+                found.append(names[j] if names else f"column {j}")
+    return tuple(found)
 
 
 # ---------------------------------------------------------------- patching
+
+def _take_rows(x: Any, keep: np.ndarray) -> Any:
+    if hasattr(x, "iloc"):
+        return x.iloc[keep]
+    if hasattr(x, "tocsr"):
+        return x.tocsr()[keep]
+    return np.asarray(x)[keep]
+
+
+def _restricted(tracer: Tracer, site: tuple[str, int], ordinal: int, x: Any,
+                args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...] | None:
+    """In a counterfactual run: the fit's arguments without the rows it must not see."""
+    drop = tracer.restrict.get((site[0], site[1], ordinal))
+    if drop is None:
+        return None
+    rows = tracer.rows(x)  # a row is left out when it descends from a dropped row
+    if rows is None:
+        return None
+    keep = np.flatnonzero([not (r & drop) for r in rows[0]])
+    n = len(rows[0])
+    out = [_take_rows(a, keep) if _n_rows(a) == n else a for a in args]
+    for k, v in list(kwargs.items()):
+        if _n_rows(v) == n:
+            kwargs[k] = _take_rows(v, keep)
+    return tuple(out)
+
 
 def _wrap_fit(tracer: Tracer, orig: Callable[..., Any], method: str) -> Callable[..., Any]:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -270,22 +516,45 @@ def _wrap_fit(tracer: Tracer, orig: Callable[..., Any], method: str) -> Callable
         if key in tracer.busy:  # fit_transform calling fit: the outer call records
             return orig(self, *args, **kwargs)
         x = args[0] if args else kwargs.get("X", kwargs.get("x"))
+        y = args[1] if len(args) > 1 else kwargs.get("y", kwargs.get("Y"))
+        site = tracer.site()
+        ordinal = tracer.ordinal(site)
+        search = _is_search(self)
         tracer.busy.add(key)
         tracer.stack.append(Frame())
+        tracer.searching += search
         try:
-            out = orig(self, *args, **kwargs)
+            fewer = _restricted(tracer, site, ordinal, x, args, kwargs) if tracer.restrict \
+                else None
+            if fewer is not None and method == "fit_transform":
+                fit = type(self).fit
+                fit(self, *fewer, **kwargs)
+                out = self.transform(x)
+            elif fewer is not None:
+                out = orig(self, *fewer, **kwargs)
+            else:
+                out = orig(self, *args, **kwargs)
         finally:
             tracer.busy.discard(key)
+            tracer.searching -= search
             frame = tracer.stack.pop()
             if tracer.stack:
                 tracer.stack[-1].contributors |= frame.contributors
-        tracer.on_fit(self, x, method)
+        tracer.on_fit(self, x, y, method, site, ordinal)
         if method == "fit_transform":
             tracer.inherit(x, out, key)
         return out
 
     wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
     return wrapper
+
+
+def _is_search(obj: Any) -> bool:
+    return any(c.__name__ == "BaseSearchCV" for c in type(obj).__mro__)
+
+
+def _number(out: Any) -> Any:
+    return out if isinstance(out, (int, float, np.number)) else None
 
 
 def _wrap_apply(tracer: Tracer, orig: Callable[..., Any], method: str) -> Callable[..., Any]:
@@ -314,14 +583,16 @@ def _wrap_apply(tracer: Tracer, orig: Callable[..., Any], method: str) -> Callab
             rows = tracer.rows(x)
             if rows is not None:
                 tracer.evaluate(rows[0], rows[1], frame.contributors, f"{type(self).__name__}"
-                                ".score", key)
+                                ".score", key, _number(out))
         elif method in PREDICT_METHODS and outermost and tracer.evaluating == 0:
             rows = tracer.rows(x)
             if rows is not None and isinstance(out, np.ndarray):
+                fit = tracer.fits.get(key)
                 tracer.keep.append(out)
-                tracer.predictions[id(out)] = {"rows": rows, "by": key, "linked": False,
-                                               "contributors": frame.contributors,
-                                               "site": tracer.site()}
+                tracer.predictions[id(out)] = {
+                    "rows": rows, "by": key, "linked": False,
+                    "contributors": frame.contributors, "site": tracer.site(),
+                    "model_roots": fit.roots if fit is not None else frozenset()}
         return out
 
     wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
@@ -342,7 +613,7 @@ def _wrap_scorer(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., Any]
         rows = tracer.rows(X)
         if rows is not None:
             tracer.evaluate(rows[0], rows[1], frame.contributors | {id(estimator)}, "scorer",
-                            id(estimator))
+                            id(estimator), _number(out))
         return out
 
     wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
@@ -351,89 +622,248 @@ def _wrap_scorer(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., Any]
 
 def _wrap_metric(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        out = orig(*args, **kwargs)
         if not tracer.evaluating:
             for a in [*args, *kwargs.values()]:
                 pred = tracer.predictions.get(id(a))
                 if pred is not None:
                     pred["linked"] = True
                     tracer.evaluate(pred["rows"][0], pred["rows"][1], pred["contributors"],
-                                    orig.__name__, pred["by"])
+                                    orig.__name__, pred["by"], _number(out),
+                                    model_roots=pred["model_roots"])
                     break
-        return orig(*args, **kwargs)
-
-    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
-    return wrapper
-
-
-def _wrap_split(tracer: Tracer, orig: Callable[..., Any], name: str) -> Callable[..., Any]:
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        out = orig(*args, **kwargs)
-        if name == "train_test_split" and isinstance(out, list) and len(out) >= 2:
-            train, test = _n_rows(out[0]), _n_rows(out[1])
-            file, line = tracer.site()
-            tracer.splits.append({"how": name, "file": file, "line": line, "train": train,
-                                  "test": test})
         return out
 
     wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
     return wrapper
 
 
-def _estimator_classes() -> list[type]:
-    import sklearn.base
-    from sklearn.utils import all_estimators
+def _wrap_train_test_split(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        out = orig(*args, **kwargs)
+        if isinstance(out, list) and len(out) >= 2 and args:
+            tracer.on_split("train_test_split", out[0], out[1],
+                            kwargs.get("shuffle", True) is not False, args[0])
+        return out
 
-    classes: list[type] = []
-    seen: set[type] = set()
-    for _, cls in all_estimators():
-        for c in cls.__mro__:
-            if c not in seen and c.__module__.startswith("sklearn") and c is not object:
-                seen.add(c)
-                classes.append(c)
-    for c in (sklearn.base.TransformerMixin, sklearn.base.ClusterMixin):
-        if c not in seen:
-            classes.append(c)
+    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _wrap_cv_split(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(self: Any, X: Any, *args: Any, **kwargs: Any) -> Any:
+        key = id(self)
+        if key in tracer.busy:
+            yield from orig(self, X, *args, **kwargs)
+            return
+        shuffled = bool(getattr(self, "shuffle", False)) or \
+            any(c.__name__ == "BaseShuffleSplit" for c in type(self).__mro__)
+        tracer.busy.add(key)
+        try:
+            folds = list(orig(self, X, *args, **kwargs))
+        finally:
+            tracer.busy.discard(key)
+        for train, test in folds:
+            try:
+                tracer.on_split(type(self).__name__, _take_rows(X, train), _take_rows(X, test),
+                                shuffled, X)
+            except Exception:
+                pass
+        yield from folds
+
+    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _wrap_duplicating(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., Any]:
+    """``pd.concat``, ``np.concatenate``, ``np.vstack``, ``np.repeat``, ``resample``."""
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        out = orig(*args, **kwargs)
+        if tracer.from_learner() and not tracer.stack and kwargs.get("axis", 0) in (0, "index"):
+            first = args[0] if args else None
+            parts = list(first) if isinstance(first, (list, tuple)) else list(args[:1])
+            try:
+                tracer.duplicated(parts, out)
+            except Exception:
+                pass
+        return out
+
+    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _wrap_resample(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        out = orig(*args, **kwargs)
+        if kwargs.get("replace", True):
+            first = out[0] if isinstance(out, list) else out
+            try:
+                tracer.duplicated([], first)
+            except Exception:
+                pass
+        return out
+
+    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _wrap_future(tracer: Tracer, orig: Callable[..., Any], how: str) -> Callable[..., Any]:
+    """``shift(-k)`` and centred rolling windows: values from the future of each row."""
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = orig(self, *args, **kwargs)
+        if how == "shift":
+            periods = args[0] if args else kwargs.get("periods", 1)
+            future = isinstance(periods, (int, np.integer)) and periods < 0
+        else:
+            future = bool(getattr(self, "center", False))
+        if future and len(tracer.future) < 64 and tracer.from_learner():
+            tracer.future.append((tracer.site(), out))
+        return out
+
+    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _wrap_to_numpy(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        out = orig(self, *args, **kwargs)
+        if tracer.from_learner() and _is_time_indexed(self):
+            tracer.note_temporal(self)
+        return out
+
+    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _best_score_property(tracer: Tracer, touched: list[Any]) -> property:
+    """``best_score_`` on the search classes: reads from the learner's code are recorded."""
+    slot = "_harness_best_score_"
+
+    def get(self: Any) -> Any:
+        if slot not in self.__dict__:
+            raise AttributeError("best_score_")
+        file, line = tracer.site()
+        if file != "?":
+            tracer.best_score_reads.append({
+                "file": file, "line": line, "seq": tracer.tick(),
+                "search": type(self).__name__,
+                "fit_seq": fit.seq if (fit := tracer.fits.get(id(self))) is not None else 0,
+                "searched_in_fold": bool(
+                    self.__dict__.get("_harness_in_fold_", False))})
+        return self.__dict__[slot]
+
+    def set_(self: Any, value: Any) -> None:
+        self.__dict__[slot] = value
+        self.__dict__["_harness_in_fold_"] = tracer.evaluating > 0 or tracer.searching > 1
+        touched.append(self)
+
+    return property(get, set_)
+
+
+def _estimator_classes() -> list[type]:
+    """The scikit-learn classes already imported (walking modules, not importing them all:
+    classes defined later are patched as they are created, see ``instrumented``)."""
+    import sklearn.base
+
+    classes: list[type] = [sklearn.base.TransformerMixin, sklearn.base.ClusterMixin]
+    seen: set[type] = set(classes)
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("sklearn") or module is None:
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, type) and value not in seen and \
+                    value.__module__ == name and any(m in value.__dict__ for m in ALL_METHODS):
+                seen.add(value)
+                classes.append(value)
     return classes
+
+
+def _splitter_classes() -> list[type]:
+    from sklearn.model_selection import _split
+
+    return [c for c in vars(_split).values()
+            if inspect.isclass(c) and "split" in c.__dict__ and c.__name__ not in
+            ("_UnsupportedGroupCVMixin", "_CVIterableWrapper", "PredefinedSplit")]
 
 
 @contextlib.contextmanager
 def instrumented(tracer: Tracer, modules: list[Any]) -> Iterator[None]:
-    """Patch scikit-learn (classes, metrics, splitters) and the learner's imported names."""
+    """Patch scikit-learn (classes, metrics, splitters), the pandas and NumPy functions that
+    duplicate rows or look into the future, and the learner's already-imported names."""
     import joblib
+    import pandas as pd
     import sklearn.metrics
     import sklearn.model_selection
+    import sklearn.utils
+    from pandas.core.window.rolling import Rolling
+    from sklearn.base import BaseEstimator
     from sklearn.metrics._scorer import _BaseScorer
+    from sklearn.model_selection._search import BaseSearchCV
 
-    undo: list[tuple[Any, str, Any]] = []
+    undo: list[tuple[Any, str, Any, bool]] = []
 
     def patch(owner: Any, name: str, new: Any) -> None:
-        undo.append((owner, name, owner.__dict__[name] if isinstance(owner, type)
-                     else getattr(owner, name)))
+        present = name in owner.__dict__ if isinstance(owner, type) else hasattr(owner, name)
+        old = (owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)) \
+            if present else None
+        undo.append((owner, name, old, present))
         setattr(owner, name, new)
 
     replaced: dict[int, Any] = {}
+    touched: list[Any] = []
+
+    def replace(owner: Any, name: str, new: Any) -> None:
+        replaced[id(getattr(owner, name))] = new
+        patch(owner, name, new)
+
     try:
-        for cls in _estimator_classes():
-            for name in FIT_METHODS + APPLY_METHODS:
+        def wrap_class(cls: type) -> None:
+            for name in ALL_METHODS:
                 orig = cls.__dict__.get(name)
                 if orig is None or not callable(orig) or isinstance(orig, (staticmethod,
                                                                            classmethod)):
                     continue
                 wrap = _wrap_fit if name in FIT_METHODS else _wrap_apply
                 patch(cls, name, wrap(tracer, orig, name))
+
+        for cls in _estimator_classes():
+            wrap_class(cls)
+        own = BaseEstimator.__dict__.get("__init_subclass__")
+
+        def init_subclass(cls: type, /, **kwargs: Any) -> None:
+            # estimators defined from now on: scikit-learn modules imported later, and the
+            # learner's own estimators
+            if own is not None:
+                own.__get__(None, cls)(**kwargs)
+            else:
+                super(BaseEstimator, cls).__init_subclass__(**kwargs)
+            wrap_class(cls)
+
+        patch(BaseEstimator, "__init_subclass__", classmethod(init_subclass))
         patch(_BaseScorer, "__call__", _wrap_scorer(tracer, _BaseScorer.__call__))
+        patch(BaseSearchCV, "best_score_", _best_score_property(tracer, touched))
+        for cls in _splitter_classes():
+            patch(cls, "split", _wrap_cv_split(tracer, cls.__dict__["split"]))
         for name in getattr(sklearn.metrics, "__all__", []):
             fn = getattr(sklearn.metrics, name, None)
             if callable(fn) and not isinstance(fn, type) and (
                     name.endswith(("_score", "_error", "_loss"))
                     or name in ("confusion_matrix", "classification_report")):
-                new = _wrap_metric(tracer, fn)
-                replaced[id(fn)] = new
-                patch(sklearn.metrics, name, new)
-        fn = sklearn.model_selection.train_test_split
-        new = _wrap_split(tracer, fn, "train_test_split")
-        replaced[id(fn)] = new
-        patch(sklearn.model_selection, "train_test_split", new)
+                replace(sklearn.metrics, name, _wrap_metric(tracer, fn))
+        replace(sklearn.model_selection, "train_test_split",
+                _wrap_train_test_split(tracer, sklearn.model_selection.train_test_split))
+        replace(sklearn.utils, "resample", _wrap_resample(tracer, sklearn.utils.resample))
+        replace(pd, "concat", _wrap_duplicating(tracer, pd.concat))
+        for name in ("concatenate", "vstack", "repeat", "row_stack"):
+            if hasattr(np, name):
+                replace(np, name, _wrap_duplicating(tracer, getattr(np, name)))
+        for cls in (pd.Series, pd.DataFrame):
+            patch(cls, "shift", _wrap_future(tracer, cls.shift, "shift"))
+            patch(cls, "to_numpy", _wrap_to_numpy(tracer, cls.to_numpy))
+            values = inspect.getattr_static(cls, "values")
+            patch(cls, "values", property(_wrap_to_numpy(tracer, values.fget)))
+        for name in ("mean", "sum", "median", "std", "var", "min", "max"):
+            patch(Rolling, name, _wrap_future(tracer, getattr(Rolling, name), "rolling"))
         for module in modules:  # names the learner imported before the trace
             for name, value in list(vars(module).items()):
                 if id(value) in replaced:
@@ -441,8 +871,16 @@ def instrumented(tracer: Tracer, modules: list[Any]) -> Iterator[None]:
         with joblib.parallel_config(backend="sequential"):  # hooks live in this process only
             yield
     finally:
-        for owner, name, old in reversed(undo):
-            setattr(owner, name, old)
+        for owner, name, old, present in reversed(undo):
+            if present:
+                setattr(owner, name, old)
+            else:
+                delattr(owner, name)
+        for obj in touched:  # give searches their plain attribute back
+            d = obj.__dict__
+            if "_harness_best_score_" in d:
+                d["best_score_"] = d.pop("_harness_best_score_")
+            d.pop("_harness_in_fold_", None)
 
 
 def trace(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], workdir: str,
@@ -457,16 +895,57 @@ def trace(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], workd
     tracer.register_inputs([*args, *kwargs.values()])
     with instrumented(tracer, modules):
         result = fn(*args, **kwargs)
-    for pred in list(tracer.predictions.values()):
-        if pred["linked"]:
-            continue
-        # scored by hand? only a held-out prediction is an evaluation
-        model = tracer.fits.get(pred["by"])
-        roots = frozenset().union(*pred["rows"][0]) if pred["rows"][0] else frozenset()
-        if model is not None and not (model.roots & roots):
-            tracer.evaluate(pred["rows"][0], pred["rows"][1], pred["contributors"],
-                            "prediction", pred["by"])
-            tracer.evaluations[-1]["file"], tracer.evaluations[-1]["line"] = pred["site"]
+    tracer.finish()
     report = tracer.report()
     report["result"] = result
     return report
+
+
+class Program:
+    """``grade leakage``: a whole script or notebook run under the trace, in the child.
+
+    ``begin`` patches before the learner's code runs (so the names it imports are the
+    traced ones); ``end`` undoes the patches and returns the report.
+    """
+
+    def __init__(self, workdir: str, restrict: list[dict[str, Any]] | None = None) -> None:
+        self.tracer = Tracer(workdir, restrict)
+        self.context: contextlib.AbstractContextManager[None] | None = None
+        self.error: dict[str, Any] | None = None
+        self.result: dict[str, Any] = {"available": False}
+
+    def begin(self) -> None:
+        import random
+
+        random.seed(0)
+        np.random.seed(0)  # the same program gives the same run, counterfactuals included
+        self.context = instrumented(self.tracer, [])
+        self.context.__enter__()
+
+    def failed(self, error: dict[str, Any]) -> Any:
+        """The program raised: keep the error; the trace so far is still the report."""
+        import types
+
+        self.error = error
+        return types.ModuleType("submission")
+
+    def end(self) -> dict[str, Any]:
+        if self.context is not None:
+            self.context.__exit__(None, None, None)
+            self.context = None
+            self.tracer.finish()
+            self.result = self.tracer.report()
+            self.result["error"] = self.error
+        return self.result
+
+
+PROGRAM: Program | None = None  # set by the child's entry point when it runs a program
+
+
+def start_program(workdir: str, config: dict[str, Any]) -> Program:
+    """Begin tracing a whole program (the child calls this before loading it)."""
+    global PROGRAM
+    restrict = config.get("restrict")
+    PROGRAM = Program(workdir, restrict if isinstance(restrict, list) else None)
+    PROGRAM.begin()
+    return PROGRAM

@@ -97,15 +97,17 @@ def describe_names(module: Any, names: list[str]) -> dict[str, Any]:
     return out
 
 
-def load_submission(entry: str, workdir: str, folder: bool) -> Any:
-    """Import the submission by file path (it never lands on sys.path unless a folder)."""
+def load_submission(entry: str, workdir: str, folder: bool, name: str = MODULE_NAME) -> Any:
+    """Import the submission by file path (it never lands on sys.path unless a folder).
+
+    ``name="__main__"`` runs a program as a script (``grade leakage``)."""
     if folder:
         sys.path.append(workdir)
-    spec = importlib.util.spec_from_file_location(MODULE_NAME, entry)
+    spec = importlib.util.spec_from_file_location(name, entry)
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load {entry}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[MODULE_NAME] = module
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
@@ -204,6 +206,12 @@ class Server:
             return provenance.trace(self.target(header), values.get("args", []),
                                     values.get("kwargs", {}), self.workdir,
                                     learner_modules(self.module, self.workdir))
+        if op == "leakage_report":
+            from harness.child import provenance
+
+            if provenance.PROGRAM is None:
+                raise ValueError("this program was not run under the leakage trace")
+            return provenance.PROGRAM.end()
         raise ValueError(f"unknown request {op!r}")
 
 

@@ -40,6 +40,7 @@ class BoxSpec:
     limits: Limits = Limits()
     preload: tuple[str, ...] = ("numpy",)
     notebook: NotebookPlan | None = None  # run these notebook cells instead of importing
+    trace: dict[str, Any] | None = None  # `grade leakage`: run the program under the trace
 
 
 class BoxFailure(Exception):
@@ -102,6 +103,7 @@ class Box:
     load: LoadReport | None = None
     stdout_limit: int = 20_000
     cells: CellLog | None = None
+    cpu_seconds: float | None = None  # CPU time of the whole box (cgroup), after close
 
     # ------------------------------------------------------------ lifecycle
 
@@ -111,12 +113,17 @@ class Box:
         work = scratch / "work"
         shutil.copytree(self.spec.source, work, symlinks=True)
         limits = self.spec.limits
-        nproc = 0
-        if not self.caps.is_root and self.caps.pids_cgroup is None and hasattr(os, "getuid"):
-            nproc = count_user_processes(os.getuid()) + limits.processes
         self.child = ChildProcess(self.caps, scratch, limits.output_bytes, self.stdout_limit * 4,
-                                  limits.processes)
+                                  limits.processes, limits.resident_bytes or limits.memory_bytes)
+        uid = self.child.uid
+        nproc = 0
+        if uid is not None:
+            nproc = limits.processes  # the box's own uid: only its own processes count
+        elif not self.caps.is_root and self.caps.pids_cgroup is None and hasattr(os, "getuid"):
+            nproc = count_user_processes(os.getuid()) + limits.processes
         config = {
+            "box_uid": uid, "box_gid": uid,
+            "reach": allow_list() if uid is not None and not self.caps.allow_list else [],
             "namespaces": self.caps.namespaces, "scratch": str(scratch),
             "boxes_root": str(private_tmp()), "masks": list(self.spec.masks),
             "root_dir": self._new_root(scratch), "binds": allow_list() if self.caps.allow_list
@@ -126,7 +133,7 @@ class Box:
                                "/dev/urandom", "/dev/shm"] if self.caps.landlock else [],
             "workdir": str(work), "entry": str(work / self.spec.entry),
             "folder": self.spec.folder, "names": list(self.spec.names),
-            "notebook": self.spec.notebook is not None,
+            "notebook": self.spec.notebook is not None, "trace_program": self.spec.trace,
             "preload": list(self.spec.preload), "max_frame": limits.frame_bytes,
             "limits": {"memory_bytes": limits.memory_bytes, "cpu_seconds": limits.cpu_seconds,
                        "open_files": limits.open_files,
@@ -167,6 +174,7 @@ class Box:
         if self.child is None:
             return True
         clean = self.child.teardown()
+        self.cpu_seconds = self.child.cpu_seconds
         return clean
 
     @property
@@ -224,12 +232,21 @@ class Box:
         if child.output_overflow:
             return BoxFailure("output_limit", f"the submission printed more than "
                               f"{self.spec.limits.output_bytes} bytes and was stopped")
+        resident = self.spec.limits.resident_bytes or self.spec.limits.memory_bytes
+        if reason == "memory_limit":
+            return BoxFailure("memory_limit", f"the submission's processes held more than "
+                              f"{resident >> 20} MiB of resident memory and were stopped "
+                              f"(RSS watchdog) while {doing}")
         if reason == "timeout":
             if self.budget.remaining() <= 0:
                 return BoxFailure("timeout", f"the submission used up its total time of "
                                   f"{self.budget.total:g} s")
             return BoxFailure("timeout", f"no answer within {limit:g} s while {doing} "
                               "(infinite loop, or too slow)")
+        if child.cgroup is not None and child.cgroup.oom_killed():
+            return BoxFailure("memory_limit", f"the submission used more than its memory "
+                              f"limit of {resident >> 20} MiB (cgroup memory.max) while "
+                              f"{doing}; the kernel stopped it")
         code = child.proc.poll()
         if code == -signal.SIGXCPU:
             return BoxFailure("timeout", f"CPU time limit of {self.spec.limits.cpu_seconds} s "
@@ -243,6 +260,21 @@ class Box:
             return "", ""
         return self.child.output(self.stdout_limit)
 
+    def identity(self) -> str:
+        """Which host user the learner code ran as, in words (the result's ``uid``)."""
+        lock = self.load.lockdown if self.load else {}
+        if isinstance(lock.get("uid"), int):
+            return f"dedicated {lock['uid']}"
+        if self.child is not None and self.child.uid is not None and not lock:
+            return f"dedicated {self.child.uid} (not confirmed: the child never reported)"
+        if self.caps.is_root:
+            why = str(lock.get("reach_error") or self.caps.uid_reason)
+            return f"root-in-userns (host root; {why})" if self.caps.namespaces \
+                else f"root ({why})"
+        uid = os.getuid() if hasattr(os, "getuid") else "?"
+        return f"grader's uid {uid}" + (", root inside a user namespace"
+                                        if self.caps.namespaces else "")
+
     def protections(self) -> dict[str, Any]:
         """Which protections were active for this box (the result's ``sandbox`` field)."""
         caps, limits = self.caps, self.spec.limits
@@ -254,6 +286,9 @@ class Box:
             process_limit = "RLIMIT_NPROC"
         else:
             process_limit = "none"
+        cgroup = self.child.cgroup if self.child is not None else None
+        memory = cgroup.limits.get("memory.max", cgroup.limits.get("memory.limit_in_bytes")) \
+            if cgroup is not None else None
         return {
             "backend": "namespaces" if caps.namespaces else "process",
             "level": caps.level,
@@ -275,6 +310,14 @@ class Box:
             "process_limit": process_limit,
             "rlimits": sorted(applied),
             "memory_bytes": limits.memory_bytes,
+            "uid": self.identity(),
+            "memory_cgroup": f"{int(memory) >> 20} MiB (OOM kill)" if memory else
+            caps.cgroups.note("memory") or "none",
+            "rss_watchdog": f"{(limits.resident_bytes or limits.memory_bytes) >> 20} MiB"
+            if caps.rss_watchdog else "off",
+            "teardown": "cgroup.kill" if cgroup is not None and caps.cgroups.has("kill")
+            else "SIGKILL to the process group" + (" and the cgroup" if cgroup else "") +
+            (" and the box uid" if self.child is not None and self.child.uid else ""),
             "cpu_seconds": limits.cpu_seconds,
             "call_seconds": limits.call_seconds,
             "output_bytes": limits.output_bytes,
