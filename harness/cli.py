@@ -180,6 +180,31 @@ def doctor(as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+@click.option("--no-impact", is_flag=True,
+              help="Skip the re-runs that measure how far each leak moved the score.")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=600.0, show_default=True,
+              help="Wall-clock seconds the program may run (each run).")
+def leakage(path: str, as_json: bool, no_impact: bool, timeout: float) -> None:
+    """Run any script or notebook in the sandbox and report data leakage.
+
+    Exits 1 when leakage is found (for CI and pre-commit), 0 when clean, 3 when the
+    program could not be run.
+    """
+    from dataclasses import replace
+
+    from harness.leakage import scan as scanning
+    from harness.leakage.text import render
+
+    limits = replace(scanning.DEFAULT_LIMITS, call_seconds=timeout, load_seconds=timeout,
+                     total_seconds=timeout * 2 * (1 + scanning.IMPACT_RUNS))
+    result = scanning.scan(Path(path), limits, impact=not no_impact)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else render(result))
+    sys.exit({"clean": 0, "leakage": 1}.get(result.verdict, 3))
+
+
+@cli.command()
 @click.argument("task_id")
 @click.argument("path", required=False, type=click.Path())
 @click.option("--json", "as_json", is_flag=True, help="Print the result document as JSON.")

@@ -20,6 +20,7 @@ prediction scored by hand, not a training-set prediction).
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import os
 import sys
@@ -171,6 +172,7 @@ class Tracer:
         self.objects: dict[int, Any] = {}
         self.evaluating = 0
         self.searching = 0
+        self.splitting = 0
         self.created: set[int] = set()  # rows duplicated by the program (oversampling)
         self.temporal: set[int] = set()  # rows of time-indexed data
         self.future: list[tuple[tuple[str, int], Any]] = []  # (site, series of future values)
@@ -545,7 +547,7 @@ def _wrap_fit(tracer: Tracer, orig: Callable[..., Any], method: str) -> Callable
             tracer.inherit(x, out, key)
         return out
 
-    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    functools.update_wrapper(wrapper, orig)
     return wrapper
 
 
@@ -595,7 +597,7 @@ def _wrap_apply(tracer: Tracer, orig: Callable[..., Any], method: str) -> Callab
                     "model_roots": fit.roots if fit is not None else frozenset()}
         return out
 
-    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    functools.update_wrapper(wrapper, orig)
     return wrapper
 
 
@@ -616,7 +618,7 @@ def _wrap_scorer(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., Any]
                             id(estimator), _number(out))
         return out
 
-    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    functools.update_wrapper(wrapper, orig)
     return wrapper
 
 
@@ -634,19 +636,23 @@ def _wrap_metric(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., Any]
                     break
         return out
 
-    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    functools.update_wrapper(wrapper, orig)
     return wrapper
 
 
 def _wrap_train_test_split(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        out = orig(*args, **kwargs)
+        tracer.splitting += 1
+        try:
+            out = orig(*args, **kwargs)
+        finally:
+            tracer.splitting -= 1
         if isinstance(out, list) and len(out) >= 2 and args:
             tracer.on_split("train_test_split", out[0], out[1],
                             kwargs.get("shuffle", True) is not False, args[0])
         return out
 
-    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    functools.update_wrapper(wrapper, orig)
     return wrapper
 
 
@@ -656,22 +662,28 @@ def _wrap_cv_split(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., An
         if key in tracer.busy:
             yield from orig(self, X, *args, **kwargs)
             return
+        if tracer.splitting:  # inside train_test_split, which records the split itself
+            yield from orig(self, X, *args, **kwargs)
+            return
         shuffled = bool(getattr(self, "shuffle", False)) or \
             any(c.__name__ == "BaseShuffleSplit" for c in type(self).__mro__)
-        tracer.busy.add(key)
-        try:
-            folds = list(orig(self, X, *args, **kwargs))
-        finally:
-            tracer.busy.discard(key)
-        for train, test in folds:
+        folds = orig(self, X, *args, **kwargs)
+        while True:  # folds are recorded as they are used, not all that could be made
+            tracer.busy.add(key)
             try:
-                tracer.on_split(type(self).__name__, _take_rows(X, train), _take_rows(X, test),
-                                shuffled, X)
+                fold = next(folds)
+            except StopIteration:
+                return
+            finally:
+                tracer.busy.discard(key)
+            try:
+                tracer.on_split(type(self).__name__, _take_rows(X, fold[0]),
+                                _take_rows(X, fold[1]), shuffled, X)
             except Exception:
                 pass
-        yield from folds
+            yield fold
 
-    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    functools.update_wrapper(wrapper, orig)
     return wrapper
 
 
@@ -688,7 +700,7 @@ def _wrap_duplicating(tracer: Tracer, orig: Callable[..., Any]) -> Callable[...,
                 pass
         return out
 
-    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    functools.update_wrapper(wrapper, orig)
     return wrapper
 
 
@@ -703,7 +715,7 @@ def _wrap_resample(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., An
                 pass
         return out
 
-    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    functools.update_wrapper(wrapper, orig)
     return wrapper
 
 
@@ -720,7 +732,7 @@ def _wrap_future(tracer: Tracer, orig: Callable[..., Any], how: str) -> Callable
             tracer.future.append((tracer.site(), out))
         return out
 
-    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    functools.update_wrapper(wrapper, orig)
     return wrapper
 
 
@@ -731,7 +743,7 @@ def _wrap_to_numpy(tracer: Tracer, orig: Callable[..., Any]) -> Callable[..., An
             tracer.note_temporal(self)
         return out
 
-    wrapper.__wrapped__ = orig  # type: ignore[attr-defined]
+    functools.update_wrapper(wrapper, orig)
     return wrapper
 
 
@@ -766,13 +778,16 @@ def _estimator_classes() -> list[type]:
     import sklearn.base
 
     classes: list[type] = [sklearn.base.TransformerMixin, sklearn.base.ClusterMixin]
+    bases = (sklearn.base.BaseEstimator, *classes)
     seen: set[type] = set(classes)
     for name, module in list(sys.modules.items()):
         if not name.startswith("sklearn") or module is None:
             continue
         for value in list(vars(module).values()):
             if isinstance(value, type) and value not in seen and \
-                    value.__module__ == name and any(m in value.__dict__ for m in ALL_METHODS):
+                    (issubclass(value, bases) or value.__name__.endswith("Mixin")) and \
+                    value.__module__ == name and \
+                    any(m in value.__dict__ for m in ALL_METHODS):
                 seen.add(value)
                 classes.append(value)
     return classes
@@ -806,8 +821,8 @@ def instrumented(tracer: Tracer, modules: list[Any]) -> Iterator[None]:
         present = name in owner.__dict__ if isinstance(owner, type) else hasattr(owner, name)
         old = (owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)) \
             if present else None
-        undo.append((owner, name, old, present))
         setattr(owner, name, new)
+        undo.append((owner, name, old, present))
 
     replaced: dict[int, Any] = {}
     touched: list[Any] = []
@@ -824,7 +839,10 @@ def instrumented(tracer: Tracer, modules: list[Any]) -> Iterator[None]:
                                                                            classmethod)):
                     continue
                 wrap = _wrap_fit if name in FIT_METHODS else _wrap_apply
-                patch(cls, name, wrap(tracer, orig, name))
+                try:
+                    patch(cls, name, wrap(tracer, orig, name))
+                except TypeError:  # an extension type (immutable): not an estimator
+                    return
 
         for cls in _estimator_classes():
             wrap_class(cls)

@@ -1,0 +1,64 @@
+"""Precision and recall of the leakage check on the labelled corpus.
+
+    python benchmarks/leakage_corpus.py              # in-process trace (fast)
+    python benchmarks/leakage_corpus.py --sandbox    # through the sandbox, like `grade leakage`
+    python benchmarks/leakage_corpus.py --impact     # also measure each leak's impact
+
+Prints one line per program (kind, found, placed, seconds, findings) and a table per kind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from harness.leakage import corpus, scan  # noqa: E402
+
+CORPUS = ROOT / "tests" / "fixtures" / "leakage" / "corpus"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sandbox", action="store_true")
+    ap.add_argument("--impact", action="store_true")
+    ap.add_argument("--only", help="substring of program names to run")
+    args = ap.parse_args()
+    labels = [lb for lb in corpus.load(CORPUS) if not args.only or args.only in lb.name]
+    runner = scan.run_in_box if args.sandbox else scan.run_in_process
+
+    def check(path: Path) -> tuple[list, dict[int, str]]:
+        result = scan.scan(path, impact=args.impact, runner=runner)
+        cells = {}
+        if path.suffix == ".ipynb":
+            program = scan.stage(path, Path(scan.tempfile.mkdtemp()))
+            assert program.notebook is not None
+            cells = {i: f"cell[{c.number}]"
+                     for i, c in enumerate(program.notebook.code_cells, 1)}
+        if result.failure or result.error:
+            print(f"   ! {path.name}: {result.failure or result.error}")
+        return result.findings, cells
+
+    outcomes = corpus.run(labels, check, time.perf_counter)
+    for o in outcomes:
+        mark = "ok " if (o.found or (o.label.kind == "clean" and not o.findings)) else "BAD"
+        print(f"{mark} {o.label.name:40s} {o.label.kind:18s} found={int(o.found)} "
+              f"placed={int(o.placed)} {o.seconds:5.1f}s  "
+              + "; ".join(f"{f.kind}@{f.where()}[{f.how}]"
+                          + (f" impact: {f.impact}" if f.impact else "") for f in o.findings))
+    rows, precision, recall = corpus.score(outcomes)
+    print(f"\n{'kind':18s} programs found placed false-alarms")
+    for r in rows:
+        print(f"{r.kind:18s} {r.programs:8d} {r.found:5d} {r.placed:6d} {r.false_alarms:12d}")
+    total = sum(o.seconds for o in outcomes)
+    print(f"\nprecision {precision:.3f}  recall {recall:.3f}  programs {len(outcomes)}  "
+          f"time {total:.1f} s ({total / max(1, len(outcomes)):.2f} s/program)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
