@@ -298,11 +298,29 @@ class Tracer:
         except Exception:
             stateless = cls.__name__ in STATELESS
         model = _predicts(obj)
+        if not model and callable(getattr(obj, "get_support", None)):
+            self.selected_columns(obj, x, rows)
         self.objects[key] = obj
         self.fits[key] = Fit(key, cls.__name__, cls.__module__, site[0], site[1], roots, infl,
                              stateless, self.tick(), model, self.searching > 0,
                              target_columns(x, y) if model and y is not None else (),
                              self.future_columns(x) if model else (), ordinal)
+
+    def selected_columns(self, obj: Any, x: Any,
+                         rows: tuple[list[frozenset[int]], list[frozenset[int]]]) -> None:
+        """A selector's columns taken by hand (``X[:, sel.get_support()]``) are its output
+        too: those rows carry the identity of the full rows, and the selector's influence."""
+        try:
+            support = np.asarray(obj.get_support(), dtype=bool)
+            a = x.iloc[:, support] if hasattr(x, "iloc") else np.asarray(x)[:, support]
+        except Exception:
+            return
+        fp = fingerprints(a)
+        if fp is None or fp.size != len(rows[0]):
+            return
+        extra = frozenset((id(obj),))
+        for h, r, i in zip(fp.tolist(), rows[0], rows[1], strict=True):
+            self.lineage[h] = (r, i | extra)
 
     def future_columns(self, x: Any) -> tuple[tuple[str, int], ...]:
         """Sites where a feature column of ``x`` was built from future values."""
@@ -448,6 +466,8 @@ def _predicts(obj: Any) -> bool:
     """A model (it predicts), not a transformer; a Pipeline or search ending in one too."""
     from sklearn.base import is_classifier, is_regressor
 
+    if not callable(getattr(type(obj), "predict", None)):
+        return False  # a selector may take its estimator's tags, but it does not predict
     try:
         if is_classifier(obj) or is_regressor(obj):
             return True
@@ -876,7 +896,8 @@ def instrumented(tracer: Tracer, modules: list[Any]) -> Iterator[None]:
             if hasattr(np, name):
                 replace(np, name, _wrap_duplicating(tracer, getattr(np, name)))
         for cls in (pd.Series, pd.DataFrame):
-            patch(cls, "shift", _wrap_future(tracer, cls.shift, "shift"))
+            for name in ("shift", "diff", "pct_change"):  # negative periods look ahead
+                patch(cls, name, _wrap_future(tracer, getattr(cls, name), "shift"))
             patch(cls, "to_numpy", _wrap_to_numpy(tracer, cls.to_numpy))
             values = inspect.getattr_static(cls, "values")
             patch(cls, "values", property(_wrap_to_numpy(tracer, values.fget)))
