@@ -20,6 +20,7 @@ prediction scored by hand, not a training-set prediction).
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import inspect
 import os
@@ -312,6 +313,8 @@ class Tracer:
         too: those rows carry the identity of the full rows, and the selector's influence."""
         try:
             support = np.asarray(obj.get_support(), dtype=bool)
+            if support.all():  # nothing dropped: the rows do not depend on the selector
+                return
             a = x.iloc[:, support] if hasattr(x, "iloc") else np.asarray(x)[:, support]
         except Exception:
             return
@@ -855,10 +858,16 @@ def instrumented(tracer: Tracer, modules: list[Any]) -> Iterator[None]:
         def wrap_class(cls: type) -> None:
             for name in ALL_METHODS:
                 orig = cls.__dict__.get(name)
+                wrap = _wrap_fit if name in FIT_METHODS else _wrap_apply
+                if callable(getattr(orig, "fn", None)) and hasattr(orig, "check"):
+                    # ``available_if`` (Pipeline.score, .predict, ...): wrap the function
+                    new = copy.copy(orig)
+                    new.fn = wrap(tracer, orig.fn, name)
+                    patch(cls, name, new)
+                    continue
                 if orig is None or not callable(orig) or isinstance(orig, (staticmethod,
                                                                            classmethod)):
                     continue
-                wrap = _wrap_fit if name in FIT_METHODS else _wrap_apply
                 try:
                     patch(cls, name, wrap(tracer, orig, name))
                 except TypeError:  # an extension type (immutable): not an estimator
