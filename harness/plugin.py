@@ -48,6 +48,7 @@ class BoxSession:
     outputs: list[tuple[str, str]] = field(default_factory=list)
     protections: dict[str, Any] = field(default_factory=dict)
     all_clean: bool = True
+    cpu_seconds: float | None = None  # every box's CPU time (cgroup accounting), summed
 
     def start(self) -> LoadReport:
         """Start the first box and load the submission (failures propagate)."""
@@ -87,6 +88,8 @@ class BoxSession:
                                        f"{self.spec.limits.output_bytes} bytes and was stopped"))
             self.outputs.append(self.box.output())
             self.all_clean &= self.box.close()
+            if self.box.cpu_seconds is not None:
+                self.cpu_seconds = (self.cpu_seconds or 0.0) + self.box.cpu_seconds
             self.box = None
 
     def close(self) -> None:
@@ -274,6 +277,7 @@ class GraderPlugin:
                                **common)  # type: ignore[arg-type]
         if isinstance(exc, ShownToLearner):  # e.g. measured ratios: shown for hidden checks too
             return CheckResult(status="fail", points=0.0, message=str(exc)[:1500],
+                               where=tuple(str(w)[:300] for w in exc.where[:10]),
                                **common)  # type: ignore[arg-type]
         if visibility == "hidden":
             if isinstance(exc, AssertionError | pytest.fail.Exception):

@@ -14,3 +14,7 @@ class ShownToLearner(AssertionError):
     the check's name and hint): raise it only with measured facts about the learner's own
     code (a speed ratio, the learner's file:line), never with expected values.
     """
+
+    def __init__(self, message: str, where: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.where = where  # the learner's file:line (or cell) the message is about

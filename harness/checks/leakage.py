@@ -9,76 +9,34 @@ submission that forges it gains nothing it could not get by not using scikit-lea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from harness.checks import ShownToLearner
+from harness.leakage.judge import Finding, judge
 from harness.remote import Channel
 
-SELECTORS = ("sklearn.feature_selection",)
+
+def findings(report: Any) -> list[Finding]:
+    """The leaks a trace report shows (the rules of :mod:`harness.leakage.judge`)."""
+    if not isinstance(report, dict):
+        raise TypeError("the leakage trace is not well-formed")
+    try:
+        return judge(report)
+    except (TypeError, ValueError, AttributeError, KeyError):
+        raise TypeError("the leakage trace is not well-formed") from None
 
 
-@dataclass(frozen=True)
-class Finding:
-    """One fitted object that had seen evaluated rows before the evaluation."""
-
-    type: str
-    module: str
-    file: str
-    line: int
-    seen: int  # evaluated rows it had seen, summed over the evaluations it stood behind
-    evaluated: int  # rows evaluated in those evaluations
-    evaluations: int
-
-    @property
-    def kind(self) -> str:
-        return "feature-selection" if self.module.startswith(SELECTORS) else "preprocessing"
-
-    def message(self) -> str:
-        where = f"{self.file}:{self.line}"
-        times = "" if self.evaluations == 1 else f" (over {self.evaluations} evaluations)"
-        saw = f"saw {self.seen} of the {self.evaluated} rows it was evaluated on{times}"
-        if self.kind == "feature-selection":
-            fix = ("choose the features inside each fold: put it in a Pipeline with the model "
-                   "and pass the Pipeline to cross_val_score")
-        else:
-            fix = "fit it on the training rows only (put it in a Pipeline with the model)"
-        return f"{self.type} fitted at {where} {saw}: {fix}"
+def message(found: list[Finding]) -> str:
+    """The learner-facing text for the leaks of one call."""
+    parts = [f"{i + 1}) [{f.kind}] {f.message} ({f.where()}): {f.fix}."
+             for i, f in enumerate(found[:5])]
+    return "data leakage: test rows reached training. " + " ".join(parts)
 
 
 def _int(v: Any) -> int:
     if type(v) is not int:
         raise TypeError("the leakage trace is not well-formed")
     return v
-
-
-def findings(report: Any) -> list[Finding]:
-    """The leaks a trace report shows: fitted objects behind an evaluation of rows they saw."""
-    if not isinstance(report, dict):
-        raise TypeError("the leakage trace is not well-formed")
-    fits = {}
-    for f in report.get("fits", []):
-        if isinstance(f, dict):
-            fits[_int(f.get("id"))] = f
-    found: dict[tuple[str, str, int], list[int]] = {}
-    meta: dict[tuple[str, str, int], str] = {}
-    for ev in report.get("evaluations", []):
-        if not isinstance(ev, dict) or ev.get("training") is True:
-            continue
-        rows = _int(ev.get("rows"))
-        for b in ev.get("behind", []):
-            fit = fits.get(_int(b.get("fit")))
-            seen = _int(b.get("seen"))
-            if fit is None or seen <= 0 or fit.get("stateless") is True:
-                continue
-            key = (str(fit.get("type"))[:80], str(fit.get("file"))[:200], _int(fit.get("line")))
-            meta[key] = str(fit.get("module"))[:200]
-            acc = found.setdefault(key, [0, 0, 0])
-            acc[0] += seen
-            acc[1] += rows
-            acc[2] += 1
-    return [Finding(t, meta[(t, f, ln)], f, ln, s, e, n)
-            for (t, f, ln), (s, e, n) in sorted(found.items(), key=lambda kv: kv[0][2])]
 
 
 def first_evaluation(report: dict[str, Any]) -> dict[str, Any] | None:
@@ -132,9 +90,7 @@ class Leakage:
         report = self.trace(name, *args, **kwargs)
         found = findings(report)
         if found:
-            lines = [f.message() for f in found[:5]]
-            raise ShownToLearner("data leakage: test rows reached training. "
-                                 + " ".join(f"{i + 1}) {m}." for i, m in enumerate(lines)))
+            raise ShownToLearner(message(found), tuple(f.where() for f in found[:5]))
         return report.get("result")
 
     def metamorphic(self, name: str, X: Any, *rest: Any, **kwargs: Any) -> list[str]:

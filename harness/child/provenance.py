@@ -175,6 +175,7 @@ class Tracer:
         self.searching = 0
         self.splitting = 0
         self.created: set[int] = set()  # rows duplicated by the program (oversampling)
+        self.natural: set[int] = set()  # rows repeated in the data the program was given
         self.temporal: set[int] = set()  # rows of time-indexed data
         self.future: list[tuple[tuple[str, int], Any]] = []  # (site, series of future values)
         self.best_score_reads: list[dict[str, Any]] = []
@@ -191,10 +192,14 @@ class Tracer:
     # ------------------------------------------------------------ identities
 
     def register_inputs(self, args: list[Any]) -> None:
+        """The data a traced function was given: row positions, and its repeated rows
+        (natural duplicates, which prove nothing when they turn up on both sides)."""
         for a in args:
             fp = fingerprints(a)
             if fp is not None and fp.size > 1 and getattr(a, "ndim", 2) == 2:
                 for i, h in enumerate(fp.tolist()):
+                    if h in self.input_index:
+                        self.natural.add(h)
                     self.input_index.setdefault(h, i)
 
     def note_temporal(self, x: Any, fp: np.ndarray | None = None) -> None:
@@ -371,8 +376,8 @@ class Tracer:
                         and split is None)
         # Rows on both sides of the split are duplicates; those the program did not create
         # itself are natural (repeated records in the data) and prove nothing.
-        natural = (split.train & split.test) - self.created if split is not None \
-            else frozenset()
+        natural = (((split.train & split.test) if split is not None else frozenset())
+                   | self.natural) - self.created
         behind = set(contributors).union(*infl) if infl else set(contributors)
         # what stands behind a fitted object also stands behind what it predicts
         todo = list(behind)

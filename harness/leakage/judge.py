@@ -13,7 +13,9 @@ from harness.leakage.kinds import KINDS, fix
 
 SELECTORS = ("sklearn.feature_selection",)
 #: a fitted step counts as having seen the evaluated rows when it saw at least this share
-SEEN_SHARE = 0.5
+#: of them (a model: half, since a model trained on the test rows saw them all)
+STEP_SHARE = 0.1
+MODEL_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,11 @@ def leaky_steps(report: dict[str, Any], ev: dict[str, Any]) -> list[tuple[dict[s
         if fit.get("model") is True:
             if _int(b.get("fit"), -1) != ev.get("model"):
                 continue  # a model inside another step (SelectFromModel): the step counts
-            if ev.get("held_out") is True and seen >= SEEN_SHARE * rows:
+            if ev.get("held_out") is True and seen >= MODEL_SHARE * rows:
                 out.append((fit, "overlap"))
             elif copies >= max(2, 0.02 * rows):
                 out.append((fit, "overlap-copies"))
-        elif seen >= SEEN_SHARE * rows:
+        elif seen >= max(1.0, STEP_SHARE * rows):
             module = str(fit.get("module"))
             out.append((fit, "feature-selection" if module.startswith(SELECTORS)
                         else "preprocessing"))
@@ -82,14 +84,14 @@ def leaky_steps(report: dict[str, Any], ev: dict[str, Any]) -> list[tuple[dict[s
 
 
 def _fitted_on_evaluated(report: dict[str, Any]) -> list[Finding]:
-    found: dict[tuple[str, str, int], tuple[dict[str, Any], int, int, int]] = {}
+    found: dict[tuple[str, str, int, str], tuple[dict[str, Any], int, int]] = {}
     for ev in outer_evaluations(report):
         for fit, kind in leaky_steps(report, ev):
-            key = (kind, str(fit.get("file")), _int(fit.get("line")))
-            _, n, rows, count = found.get(key, (fit, 0, 0, 0))
-            found[key] = (fit, n + 1, rows + _int(ev.get("rows")), count)
+            key = (kind, str(fit.get("file")), _int(fit.get("line")), str(fit.get("type")))
+            _, n, rows = found.get(key, (fit, 0, 0))
+            found[key] = (fit, n + 1, rows + _int(ev.get("rows")))
     out = []
-    for (kind, file, line), (fit, n, rows, _) in found.items():
+    for (kind, file, line, _), (fit, n, rows) in found.items():
         name = str(fit.get("type"))[:80]
         times = "" if n == 1 else f" ({n} evaluations)"
         if kind == "overlap":
@@ -175,11 +177,11 @@ def judge(report: dict[str, Any]) -> list[Finding]:
     """Every finding the run shows, one per (kind, place)."""
     if not isinstance(report, dict):
         raise TypeError("the leakage trace is not well-formed")
-    found: dict[tuple[str, str, int], Finding] = {}
+    found: dict[tuple[str, str, int, str], Finding] = {}
     for f in (_fitted_on_evaluated(report) + _target(report) + _temporal(report)
               + _best_score(report)):
         if f.kind in KINDS:
-            found.setdefault((f.kind, f.file, f.line), f)
+            found.setdefault((f.kind, f.file, f.line, f.message), f)
     return sorted(found.values(), key=lambda f: (f.file, f.line, f.kind))
 
 

@@ -8,10 +8,13 @@ the label) only becomes a finding when its result is seen to reach an evaluation
 cross-validation, or a score on the test rows.
 
 The program is read as one straight-line flow of statements (a notebook's cells in order;
-branches one after the other, loop bodies once), with each function body read again as a flow
-of its own and inlined where the top level calls it. Each name holds a small abstract value
-(:class:`_Val`): which side of a split its rows are on, which datasets they come from, and the
-*pending* leaks ("taints") riding on them.
+each branch of an ``if`` from the state before it, loop bodies once), with each function body
+read again as a flow of its own (parameters as unknown data) and inlined where it is called.
+Each name holds a small abstract value (:class:`_Val`): which side of a split its rows are on
+(by the split that made them, or by a name such as ``X_test``), which datasets they come from,
+which columns carry what, and the *pending* leaks ("taints") riding on them. Order matters by
+construction: a fit on all rows after the last evaluation reaches no evaluation, so it is
+never reported.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ def analyse_source(source: str) -> list[StaticFinding]:
     """Findings for a module's source; a module that does not parse has none."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return []
     return _analyse(tree, lambda line: (None, line))
 
@@ -61,10 +64,13 @@ def analyse_cells(cells: list[str]) -> list[StaticFinding]:
     for source in cells:
         starts.append(offset)
         tree = _parse_cell(source)
+        span = source.count("\n") + 1
         if tree is not None:
+            # code unwrapped from a magic's string can reach past the transformed text
+            span = max([span, *(getattr(n, "end_lineno", 0) or 0 for n in ast.walk(tree))])
             ast.increment_lineno(tree, offset)
             body.extend(tree.body)
-        offset += source.count("\n") + 1
+        offset += span
 
     def locate(line: int) -> tuple[int | None, int]:
         cell = max(i for i, start in enumerate(starts) if start < line) if starts else 0
@@ -73,17 +79,54 @@ def analyse_cells(cells: list[str]) -> list[StaticFinding]:
     return _analyse(ast.Module(body=body, type_ignores=[]), locate)
 
 
+_MAGIC = re.compile(r"\s*([%!]|[\w.]+\s*=\s*[%!])")  # %matplotlib, !pip, files = !ls
+#: Magics whose body runs as ordinary code in the notebook's namespace.
+_UNWRAPPED = {"time", "capture"}
+
+
 def _parse_cell(source: str) -> ast.Module | None:
-    if source.lstrip().startswith("%%"):
-        return None
-    lines = ["" if line.lstrip().startswith(("%", "!")) or line.rstrip().endswith("?")
-             else line for line in source.split("\n")]
+    lines = source.split("\n")
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        if lines[first].lstrip()[2:].split(" ", 1)[0].strip() not in _UNWRAPPED:
+            return None  # %%bash, %%writefile, %%timeit ...: not code of this namespace
+        lines[first] = ""
+    for i, line in enumerate(lines):
+        time = re.match(r"(\s*)%time\s+(.*)", line)
+        if time:
+            lines[i] = time.group(1) + time.group(2)
+        elif _MAGIC.match(line) or line.rstrip().endswith("?"):
+            lines[i] = ""
     flags = ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
     try:
-        return cast(ast.Module, compile("\n".join(lines), "<cell>", "exec", flags=flags,
+        tree = cast(ast.Module, compile("\n".join(lines), "<cell>", "exec", flags=flags,
                                         dont_inherit=True))
-    except (SyntaxError, ValueError):
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
+    tree.body = [s for stmt in tree.body for s in _unwrapped(stmt)]
+    return tree
+
+
+def _unwrapped(stmt: ast.stmt) -> list[ast.stmt]:
+    """The code inside ``get_ipython().run_cell_magic('time', '', code)`` (what IPython makes
+    of ``%%time``, ``%time`` and ``%%capture``), at its lines in the cell; else ``stmt``."""
+    call = stmt.value if isinstance(stmt, ast.Expr) else None
+    if not (isinstance(call, ast.Call) and _call_name(call) in ("run_cell_magic",
+                                                                  "run_line_magic")
+            and call.args and _is_const_in(call.args[0], _UNWRAPPED)
+            and isinstance(call.args[-1], ast.Constant) and isinstance(call.args[-1].value, str)):
+        return [stmt]
+    try:
+        inner = ast.parse(call.args[-1].value)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return [stmt]
+    cell_magic = _call_name(call) == "run_cell_magic"
+    ast.increment_lineno(inner, stmt.lineno - 1 + int(cell_magic))
+    return inner.body
+
+
+def _is_const_in(node: ast.expr, values: set[str]) -> bool:
+    return isinstance(node, ast.Constant) and node.value in values
 
 
 def _analyse(tree: ast.Module,
@@ -93,7 +136,10 @@ def _analyse(tree: ast.Module,
         return f"line {local}" if cell is None else f"cell {cell}, line {local}"
 
     program = _Program(tree, where)
-    program.run()
+    try:
+        program.run()
+    except RecursionError:
+        pass  # absurdly deep expressions: keep what was found before them
     out = []
     for (kind, line), (message, fix) in program.found.items():
         cell, local = locate(line)
@@ -148,7 +194,7 @@ _STATS = {"mean", "std", "var", "median", "min", "max", "quantile", "sem", "mad"
 _APPLY_STAT = {"fillna", "clip", "sub", "subtract", "div", "divide", "truediv", "add", "mul",
                "multiply", "where", "mask", "replace", "combine_first"}
 _KEEP_COLUMNS = {"copy", "reset_index", "sort_values", "sort_index", "dropna", "astype",
-                 "rename", "infer_objects", "convert_dtypes", "set_index", "fillna", "ffill",
+                 "rename", "infer_objects", "convert_dtypes", "set_index", "ffill",
                  "bfill", "drop_duplicates"}
 _ROW_METHODS = {"head", "tail", "sample", "query", "nlargest", "nsmallest", "take"}
 _PREDICT = {"predict", "predict_proba", "predict_log_proba", "decision_function"}
@@ -166,6 +212,7 @@ _TARGET_NAME = re.compile(r"y|y_?(tr|te|train|test|val|valid|all|full|\d+)\w*|"
                           r"(target|label|labels)(_\w*)?", re.IGNORECASE)
 _TARGET_COL = re.compile(r"y|target|label|labels|class|outcome", re.IGNORECASE)
 _DATE_LIKE = re.compile(r"date|time|day|month|year|week|hour|period|^ds$", re.IGNORECASE)
+_INLINE_BUDGET = 20_000  # statements read before calls stop being inlined
 _TOKEN = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
 
@@ -322,7 +369,7 @@ def _join(vals: Sequence[_Val], at: tuple[int, str] | None = None) -> _Val:
         est=next((v.est for v in vals if v.est is not None), None),
         pred=any(v.pred for v in vals), tgt=any(v.tgt for v in vals),
         tgt_at=next((v.tgt_at for v in vals if v.tgt and v.tgt_at is not None), None),
-        subset=any(v.subset for v in vals), bunch=False)
+        bunch=False)
 
 
 def _ests(v: _Val) -> list[_Est]:
@@ -415,6 +462,8 @@ def _survey(tree: ast.Module) -> _Facts:
             if t.id in facts.target_names or _TARGET_NAME.fullmatch(t.id):
                 if isinstance(v, ast.Subscript):
                     facts.target_cols.update(_strs(v.slice, facts.consts))
+                elif isinstance(v, ast.Attribute) and v.attr not in ("target", "values"):
+                    facts.target_cols.add(v.attr)
                 elif isinstance(v, ast.Call) and _call_name(v) == "pop" and v.args:
                     facts.target_cols.update(_strs(v.args[0], facts.consts))
             elif ((t.id in facts.x_names or t.id.startswith("X")) and isinstance(v, ast.Call)
@@ -448,7 +497,7 @@ def _is_series(nodes: list[ast.AST], consts: dict[str, str]) -> bool:
         elif name == "to_datetime":
             weak = True
         elif name in ("set_index", "sort_values", "sort_index"):
-            ordered = True
+            ordered = ordered or name != "sort_values"
             keys = [*node.args[:1], *(k.value for k in node.keywords if k.arg == "by")]
             if any(_DATE_LIKE.search(s) for k in keys for s in _strs(k, consts)) or any(
                     isinstance(k, ast.Call) and _call_name(k) == "to_datetime" for k in keys):
@@ -477,7 +526,8 @@ class _Program:
         self.tested: set[int] = set()
         self.best_reads: list[tuple[int, int, str]] = []
         self.test_evals = 0
-        self.cv_choices: list[tuple[int, str, int]] = []
+        self.cv_choices: list[tuple[int, str, int]] = []  # line, what, loop line
+        self.steps = 0  # statements read, to bound the cost of inlining calls
 
     def run(self) -> None:
         top = _Flow(self, self.top_env)
@@ -528,6 +578,10 @@ class _Program:
         return col in self.facts.target_cols or bool(_TARGET_COL.fullmatch(col))
 
 
+#: What follows a statement: (statements, index of the first one that follows) per level.
+_Rest = tuple[tuple[list[ast.stmt], int], ...]
+
+
 @dataclass
 class _Loop:
     node: ast.For | ast.AsyncFor | ast.While
@@ -549,11 +603,13 @@ class _Flow:
 
     # ------------------------------------------------------------ statements
 
-    def block(self, stmts: list[ast.stmt]) -> None:
+    def block(self, stmts: list[ast.stmt], after: _Rest = ()) -> None:
         for i, s in enumerate(stmts):
-            self.stmt(s, stmts[i + 1:])
+            self.p.steps += 1
+            self.stmt(s, ((stmts, i + 1), *after))
 
-    def stmt(self, s: ast.stmt, rest: list[ast.stmt]) -> None:
+    def stmt(self, s: ast.stmt, rest: _Rest) -> None:
+        """Read one statement; ``rest`` is what follows it, out to the end of the flow."""
         self.line = s.lineno  # findings point at the statement, as a learner reads it
         if isinstance(s, ast.Assign):
             self.targets = [n for t in s.targets for n in self.names(t)]
@@ -579,25 +635,45 @@ class _Flow:
         elif isinstance(s, ast.If):
             test = self.ev(s.test)
             self.guards.append(_all_taints(test))
-            self.block(s.body)
-            self.block(s.orelse)
+            self.branches([s.body, s.orelse], rest)
             self.guards.pop()
+        elif isinstance(s, ast.Match):
+            self.ev(s.subject)
+            self.branches([c.body for c in s.cases], rest)
         elif isinstance(s, (ast.With, ast.AsyncWith)):
             for item in s.items:
                 v = self.ev(item.context_expr)
                 if item.optional_vars is not None:
                     self.bind(item.optional_vars, v, s.lineno)
-            self.block(s.body)
+            self.block(s.body, rest)
         elif isinstance(s, ast.Try):
-            self.block(s.body)
-            for h in s.handlers:
-                self.block(h.body)
-            self.block(s.orelse)
-            self.block(s.finalbody)
+            for body in [s.body, *(h.body for h in s.handlers), s.orelse, s.finalbody]:
+                self.block(body, rest)
         elif isinstance(s, ast.Assert):
             self.ev(s.test)
 
-    def loop(self, s: ast.For | ast.AsyncFor | ast.While, rest: list[ast.stmt]) -> None:
+    def branches(self, bodies: list[list[ast.stmt]], rest: _Rest) -> None:
+        """Alternatives each start from the state before them; afterwards a name holds what
+        the last branch that changed it left, carrying the pending leaks of all of them."""
+        before = dict(self.env)
+        results = []
+        for body in bodies:
+            self.env.clear()
+            self.env.update(before)
+            self.block(body, rest)
+            results.append(dict(self.env))
+        self.env.clear()
+        self.env.update(before)
+        for result in results:
+            for key, v in result.items():
+                if before.get(key) is v:
+                    continue
+                old = self.env.get(key)
+                if old is not None and old is not before.get(key):
+                    v = _with(v, _all_taints(old))
+                self.env[key] = v
+
+    def loop(self, s: ast.For | ast.AsyncFor | ast.While, rest: _Rest) -> None:
         if isinstance(s, ast.While):
             self.ev(s.test)
         else:
@@ -605,16 +681,18 @@ class _Flow:
             self.bind(s.target, self.element(it), s.lineno)
         frame = _Loop(s)
         self.loops.append(frame)
-        self.block(s.body)
+        self.block(s.body, rest)
         self.loops.pop()
-        self.block(s.orelse)
+        self.block(s.orelse, rest)
         if not frame.evals:
             return
-        if _selects(s, rest):
-            self.p.cv_choices.extend((line, text, s.lineno) for line, text, cv in frame.evals
-                                     if cv)
+        after = [x for stmts, start in rest for x in stmts[start:]]
+        if _selects(s, after):
+            by_cv = [(line, text) for line, text, cv in frame.evals if cv]
+            if by_cv and _reports(s, after, {line for line, _ in by_cv}):
+                self.p.cv_choices.extend((line, text, s.lineno) for line, text in by_cv)
             tested = [(line, text) for line, text, cv in frame.evals if not cv]
-            if not tested:
+            if not tested or not any(_mentions(x, _stored_names(s.body)) for x in after):
                 return
             line, text = tested[0]
             self.p.emit(
@@ -642,9 +720,12 @@ class _Flow:
         name = _dotted(t.value if isinstance(t, ast.Starred) else t)
         return [name] if name is not None else [""]
 
+    def guarded(self, v: _Val) -> _Val:
+        """``v`` as stored under an ``if`` whose test carries leaks (a filter's condition)."""
+        return _with(v, frozenset().union(*self.guards)) if self.guards else v
+
     def bind(self, t: ast.expr, v: _Val, line: int) -> None:
-        guard = frozenset().union(*self.guards) if self.guards else frozenset()
-        v = _with(v, guard)
+        v = self.guarded(v)
         if isinstance(t, (ast.Tuple, ast.List)):
             if v.items is not None and len(v.items) == len(t.elts):
                 parts = list(v.items)
@@ -684,9 +765,11 @@ class _Flow:
         if (key in self.p.facts.x_names and v.tgt and v.side == "full"
                 and not self.p.target_name(key)):
             at = v.tgt_at or line
+            what = f"the features {key} at {self.where(line)} include the target" if at == line \
+                else (f"the features {key} (at {self.where(line)}) are built with a value "
+                      f"computed from the target at {self.where(at)}")
             v = _with(v, [_Taint(
-                "target", at, f"the features {key} (at {self.where(line)}) are built with a "
-                f"value computed from the target at {self.where(at)}",
+                "target", at, what,
                 "take the target and anything computed from it out of the features")])
             v = replace(v, tgt=False, tgt_at=None)
         elif v.tgt and v.tgt_at is None and not self.p.target_name(key):
@@ -779,6 +862,7 @@ class _Flow:
             v = _join(vals)
             if any(isinstance(op, (ast.Eq, ast.NotEq)) for op in node.ops) and v.pred:
                 self.evaluated(v, self.line, _src(node))
+                self.p.confirm([t for t in v.taints if t.kind == "overlap"], "")
             return replace(v, stat=None)
         if isinstance(node, ast.BoolOp):
             return _join([self.ev(e) for e in node.values])
@@ -844,7 +928,7 @@ class _Flow:
             return _NONE
         if attr in ("columns", "index"):
             return _Val(taints=_all_taints(base), roots=base.roots)
-        if attr == "target" or (attr in self.p.facts.target_cols and not base.bunch):
+        if attr == "target" or attr in self.p.facts.target_cols:
             return replace(base, tgt=True, bunch=False, cols=(), taints=base.taints)
         col = dict(base.cols).get(attr)
         if col is not None:
@@ -874,7 +958,8 @@ class _Flow:
             col_node, row_node = index, None
         colv = self.ev(col_node) if col_node is not None else None
         rowv = self.ev(row_node) if row_node is not None else None
-        if colv is not None and colv.strs is None and rowv is None and not loc:
+        if colv is not None and colv.strs is None and rowv is None and not loc and not \
+                isinstance(index, ast.Tuple):
             # df[mask] or X[idx]: a row selection after all
             rowv, colv = colv, None
         v = base
@@ -923,7 +1008,8 @@ class _Flow:
                  kw: dict[str, _Val]) -> _Val:
         line = self.line
         fn = self.p.facts.defs.get(name) if isinstance(node.func, ast.Name) else None
-        if fn is not None and name not in self.p.active and len(self.p.active) < 3:
+        if (fn is not None and name not in self.p.active and len(self.p.active) < 3
+                and self.p.steps < _INLINE_BUDGET):
             return self.inline(fn, args, kw)
         if name == "train_test_split":
             return self.split(node, args, kw)
@@ -960,7 +1046,9 @@ class _Flow:
                            f"and is then evaluated at {self.where(line)}")
             return _Val(taints=v.taints)
         if name in ("print", "display", "len", "isinstance", "type", "range", "str", "repr",
-                    "format", "hasattr", "getattr", "setattr"):
+                    "format", "hasattr", "getattr", "setattr", "ones_like", "zeros_like",
+                    "empty_like", "full_like", "ones", "zeros", "empty", "full", "arange",
+                    "linspace", "shape"):
             return _NONE
         if name in ("enumerate", "reversed", "sorted", "list", "tuple", "iter", "set"):
             inner = args[0] if args else _NONE
@@ -1206,10 +1294,11 @@ class _Flow:
     def applied(self, est: _Est, x: _Val | None, x_node: ast.expr | None, line: int) -> _Val:
         if x is None:
             return _NONE
-        out = replace(x, est=None, items=None, cols=(), taints=_all_taints(x), pred=False)
+        out = replace(x, est=None, items=None, cols=(), taints=_all_taints(x), pred=False,
+                      subset=False)
         if est.taint is None:
             return out
-        if x.side != "full":
+        if x.side != "full" and est.fit is not None and est.fit.roots & x.roots:
             sink = (f"before the split at {self.where(x.split.line)} that makes {x.split.made}"
                     if x.split is not None else
                     f"and then applied to {_src(x_node)} at {self.where(line)}")
@@ -1240,8 +1329,10 @@ class _Flow:
         if name in ("corr", "corrwith") and recv.side == "full" and recv.data:
             return self.correlation(node, _join([recv, *args]), line)
         if name in _APPLY_STAT:
-            return self.join([replace(recv, cols=(), taints=_all_taints(recv)), *args,
-                              *kw.values()], line)
+            if any(a.stat is not None for a in [*args, *kw.values()]):
+                return self.join([replace(recv, cols=(), taints=_all_taints(recv)), *args,
+                                  *kw.values()], line)
+            return _with(recv, _all_taints(_join([*args, *kw.values()])))
         if name in ("shift", "diff", "pct_change"):
             k = node.args[0] if node.args else _kwarg(node, "periods")
             if isinstance(k, ast.UnaryOp) and isinstance(k.op, ast.USub) or (
@@ -1265,9 +1356,12 @@ class _Flow:
             return replace(recv, window=True)
         if name == "drop":
             gone = set(_dropped(node, self.p.facts.consts))
-            if gone:
-                return replace(recv, cols=tuple((c, t) for c, t in recv.cols if c not in gone),
-                               tgt=False)
+            axis = _kwarg(node, "axis")
+            if gone or _kwarg(node, "columns") is not None or _is_const(axis, 1) or \
+                    _is_const(axis, "columns"):
+                chosen = _all_taints(_join([*args, *kw.values()]))  # e.g. a filter's list
+                return replace(_with(recv, chosen), tgt=False, cols=tuple(
+                    (c, t) for c, t in recv.cols if c not in gone))
             index = _kwarg(node, "index") or (node.args[0] if node.args else None)
             return replace(_join([recv, self.ev(index)]) if index is not None else recv,
                            subset=True, cols=recv.cols, tgt=recv.tgt)
@@ -1278,17 +1372,19 @@ class _Flow:
                 self.env[key] = replace(recv, cols=tuple(c for c in recv.cols if c[0] != col))
             return replace(recv, cols=(), tgt=self.p.target_col(col))
         if name == "append" and isinstance(func.value, ast.Name) and not recv.data:
-            self.env[func.value.id] = replace(_join([recv, *args]), data=False,
-                                              items=recv.items)
+            self.env[func.value.id] = self.guarded(replace(_join([recv, *args]), data=False,
+                                                           items=recv.items))
             return _NONE
         if name == "assign":
             out = recv
             for col, v in kw.items():
                 taints = _all_taints(v)
                 if v.tgt and recv.side == "full" and not self.p.target_col(col):
+                    at = v.tgt_at or line
                     taints |= {_Taint(
-                        "target", line, f"the feature '{col}' is computed from the target at "
-                        f"{self.where(line)}", kinds.fix("target"))}
+                        "target", at, f"the feature '{col}' made by assign at "
+                        f"{self.where(line)} is computed from the target at {self.where(at)}",
+                        f"drop '{col}' from the features; " + kinds.fix("target"))}
                 out = replace(out, cols=(*out.cols, (col, taints)))
             return out
         if name == "sample" and _is_const(_kwarg(node, "replace"), True) \
@@ -1296,7 +1392,7 @@ class _Flow:
             return self.duplicating(recv, node, line, "draws rows with replacement")
         if name in _ROW_METHODS:
             return replace(recv, subset=True, taints=recv.taints | _all_taints(_join(args)))
-        if name in _RANDOM and not recv.data:
+        if name in _RANDOM:
             return _Val(data=True, roots=frozenset({f"{name}@{line}"}))
         if name in ("items", "values", "keys") and recv.items is not None:
             return _Val(elem=_Val(items=(_NONE, _join(recv.items))) if name == "items"
@@ -1344,7 +1440,9 @@ class _Flow:
         axis = _kwarg(node, "axis")
         if axis is not None and not _is_const(axis, 0) and not _is_const(axis, "index"):
             return out
-        full = [p for p in parts if p.data and p.side == "full"]
+        # rows stacked as they are (not shifted or rescaled copies) from all the data
+        full = [p for i, p in enumerate(parts) if p.data and p.side == "full" and not (
+            i < len(nodes) and isinstance(nodes[i], (ast.BinOp, ast.UnaryOp)))]
         dumps = [ast.dump(n) for n in nodes]
         same = len(set(dumps)) < len(dumps)
         whole_and_part = any(not a.subset and a.roots & b.roots and b is not a
@@ -1384,7 +1482,8 @@ def _selects(loop: ast.For | ast.AsyncFor | ast.While, rest: list[ast.stmt]) -> 
     for n in (n for s in loop.body for n in ast.walk(s)):
         if isinstance(n, ast.If) and isinstance(n.test, ast.Compare) and any(
                 isinstance(op, (ast.Gt, ast.Lt, ast.GtE, ast.LtE)) for op in n.test.ops) and \
-                any(isinstance(b, (ast.Assign, ast.AugAssign)) for b in n.body):
+                any(isinstance(b, (ast.Assign, ast.AugAssign)) for b in n.body) and \
+                _mentions(n.test, _stored_names(loop.body)):
             return True
         if isinstance(n, (ast.Assign, ast.AugAssign)):
             targets = n.targets if isinstance(n, ast.Assign) else [n.target]
@@ -1397,5 +1496,58 @@ def _selects(loop: ast.For | ast.AsyncFor | ast.While, rest: list[ast.stmt]) -> 
         if isinstance(n, ast.Assign) and any(
                 "best" in (_dotted(t) or "").lower() for t in n.targets) and _mentions(
                 n.value, stored):
+            return True
+    return False
+
+
+_POSITIONS = {"argmax", "argmin", "nanargmax", "nanargmin", "idxmax", "idxmin", "index"}
+
+
+def _carries(node: ast.AST, names: set[str]) -> bool:
+    """Whether an expression's value can hold one of the scores in ``names`` (not merely a
+    position or key chosen by them)."""
+    if isinstance(node, (ast.Name, ast.Attribute)):
+        return _dotted(node) in names or (
+            isinstance(node, ast.Attribute) and _carries(node.value, names))
+    if isinstance(node, ast.Subscript):
+        return _carries(node.value, names)
+    if isinstance(node, ast.Call):
+        if _call_name(node) in _POSITIONS or _kwarg(node, "key") is not None:
+            return False
+        parts: list[ast.AST] = [*node.args, *(k.value for k in node.keywords)]
+        if isinstance(node.func, ast.Attribute):
+            parts.append(node.func.value)
+        return any(_carries(a, names) for a in parts)
+    return any(_carries(c, names) for c in ast.iter_child_nodes(node))
+
+
+def _reports(loop: ast.For | ast.AsyncFor | ast.While, rest: list[ast.stmt],
+             lines: set[int]) -> bool:
+    """Whether a score computed in the loop at ``lines`` (or the best of them) is printed or
+    returned after the loop."""
+    scores: set[str] = set()
+    for s in (n for b in loop.body for n in ast.walk(b)):
+        if isinstance(s, ast.stmt) and s.lineno in lines and not isinstance(
+                s, (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With)):
+            scores |= _stored_names([s])
+    assigns = [n for b in [*loop.body, *rest] for n in ast.walk(b) if isinstance(n, ast.Assign)]
+    for _ in range(3):
+        for a in assigns:
+            pairs: list[tuple[ast.expr, ast.expr]] = []
+            for t in a.targets:
+                if isinstance(t, ast.Tuple) and isinstance(a.value, ast.Tuple) and len(
+                        t.elts) == len(a.value.elts):
+                    pairs.extend(zip(t.elts, a.value.elts, strict=True))
+                else:
+                    pairs.append((t, a.value))
+            for t, v in pairs:
+                key = _dotted(t)
+                if key is not None and _carries(v, scores):
+                    scores.add(key)
+    for n in (n for s in rest for n in ast.walk(s)):
+        if isinstance(n, ast.Return) and n.value is not None and _carries(n.value, scores):
+            return True
+        if isinstance(n, ast.Call) and _call_name(n) in ("print", "display", "info",
+                                                          "write") and _carries(n, scores):
             return True
     return False
