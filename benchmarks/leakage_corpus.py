@@ -27,12 +27,15 @@ def main() -> int:
     ap.add_argument("--sandbox", action="store_true")
     ap.add_argument("--impact", action="store_true")
     ap.add_argument("--only", help="substring of program names to run")
+    ap.add_argument("--parts", default="run,code",
+                    help="which findings count: run (the trace), code (the source), or both")
     args = ap.parse_args()
     labels = [lb for lb in corpus.load(CORPUS) if not args.only or args.only in lb.name]
     runner = scan.run_in_box if args.sandbox else scan.run_in_process
 
     def check(path: Path) -> tuple[list, dict[int, str]]:
-        result = scan.scan(path, impact=args.impact, runner=runner)
+        result = scan.scan(path, impact=args.impact, runner=runner,
+                           parts=tuple(args.parts.split(",")))
         cells = {}
         if path.suffix == ".ipynb":
             program = scan.stage(path, Path(scan.tempfile.mkdtemp()))

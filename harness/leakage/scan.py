@@ -128,8 +128,11 @@ def run_in_box(program: Program, restrict: list[dict[str, Any]], limits: Limits
 
 
 def scan(path: Path, limits: Limits = DEFAULT_LIMITS, impact: bool = True,
-         runner: Runner = run_in_box) -> Scan:
-    """Run the program traced, judge it, explain it, and measure each leak's impact."""
+         runner: Runner = run_in_box, parts: tuple[str, ...] = ("run", "code")) -> Scan:
+    """Run the program traced, judge it, explain it, and measure each leak's impact.
+
+    ``parts`` leaves out the run's or the source's findings (to measure each on its own).
+    """
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="leakage-", dir=boxes_root()))
     try:
@@ -147,7 +150,8 @@ def scan(path: Path, limits: Limits = DEFAULT_LIMITS, impact: bool = True,
         error = report.get("error")
         if isinstance(error, dict):
             result.error = describe_error(error, program)
-        found = merge(judging.judge(report), static_findings(program), report, program)
+        found = merge(judging.judge(report) if "run" in parts else [],
+                      static_findings(program) if "code" in parts else [], report, program)
         if impact:
             found, runs = measure_impact(program, report, found, limits, runner)
             result.runs += runs
