@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.checks import ShownToLearner
-from harness.leakage.judge import Finding, judge
+from harness.leakage.judge import Finding, judge, repeated_test_scoring
+from harness.leakage.kinds import fix
 from harness.remote import Channel
 
 
@@ -21,7 +22,15 @@ def findings(report: Any) -> list[Finding]:
     if not isinstance(report, dict):
         raise TypeError("the leakage trace is not well-formed")
     try:
-        return judge(report)
+        found = judge(report)
+        # A task asks for one evaluation: several models scored on the same test rows from
+        # one line is choosing on the test set (a whole program may compare and report all,
+        # which is why `grade leakage` also wants the source to show the best one kept).
+        for file, line in sorted(repeated_test_scoring(report)):
+            found.append(Finding("multi-test", file, line, f"line {line} scores several "
+                                 "differently fitted models on the same test rows, so the "
+                                 "best of them is chosen by the test set", fix("multi-test")))
+        return found
     except (TypeError, ValueError, AttributeError, KeyError):
         raise TypeError("the leakage trace is not well-formed") from None
 

@@ -174,7 +174,8 @@ class Tracer:
         self.evaluating = 0
         self.searching = 0
         self.splitting = 0
-        self.created: set[int] = set()  # rows duplicated by the program (oversampling)
+        # rows duplicated by the program (oversampling) -> where they were duplicated
+        self.created: dict[int, tuple[str, int]] = {}
         self.natural: set[int] = set()  # rows repeated in the data the program was given
         self.temporal: set[int] = set()  # rows of time-indexed data
         self.future: list[tuple[tuple[str, int], Any]] = []  # (site, series of future values)
@@ -259,9 +260,10 @@ class Tracer:
             for h, c in zip(vals.tolist(), counts.tolist(), strict=True):
                 before[h] = max(before.get(h, 0), c)
         vals, counts = np.unique(fp, return_counts=True)
+        site = self.site()
         for h, c in zip(vals.tolist(), counts.tolist(), strict=True):
             if c > max(1, before.get(h, 1)):
-                self.created.add(h)
+                self.created.setdefault(h, site)
 
     # ------------------------------------------------------------ call sites
 
@@ -377,7 +379,7 @@ class Tracer:
         # Rows on both sides of the split are duplicates; those the program did not create
         # itself are natural (repeated records in the data) and prove nothing.
         natural = (((split.train & split.test) if split is not None else frozenset())
-                   | self.natural) - self.created
+                   | self.natural) - self.created.keys()
         behind = set(contributors).union(*infl) if infl else set(contributors)
         # what stands behind a fitted object also stands behind what it predicts
         todo = list(behind)
@@ -396,7 +398,8 @@ class Tracer:
             rows = trained_on if k == model and model_roots is not None else fit.roots
             seen = rows & evaluated
             leaks.append({"fit": k, "seen": len(seen - natural), "seq": fit.seq,
-                          "copies": len(seen & self.created - natural),
+                          "copies": len(copies := seen & self.created.keys() - natural),
+                          "copied_at": list(self.created[min(copies)]) if copies else None,
                           "state": state_digest(self.objects.get(k))})
         number = None
         try:
@@ -864,10 +867,11 @@ def instrumented(tracer: Tracer, modules: list[Any]) -> Iterator[None]:
             for name in ALL_METHODS:
                 orig = cls.__dict__.get(name)
                 wrap = _wrap_fit if name in FIT_METHODS else _wrap_apply
-                if callable(getattr(orig, "fn", None)) and hasattr(orig, "check"):
+                fn = getattr(orig, "fn", None)
+                if callable(fn) and hasattr(orig, "check"):
                     # ``available_if`` (Pipeline.score, .predict, ...): wrap the function
                     new = copy.copy(orig)
-                    new.fn = wrap(tracer, orig.fn, name)
+                    new.fn = wrap(tracer, fn, name)
                     patch(cls, name, new)
                     continue
                 if orig is None or not callable(orig) or isinstance(orig, (staticmethod,

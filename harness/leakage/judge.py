@@ -72,15 +72,23 @@ def leaky_steps(report: dict[str, Any], ev: dict[str, Any]) -> list[tuple[dict[s
         if fit.get("model") is True:
             if _int(b.get("fit"), -1) != ev.get("model"):
                 continue  # a model inside another step (SelectFromModel): the step counts
-            if ev.get("held_out") is True and seen >= MODEL_SHARE * rows:
-                out.append((fit, "overlap"))
-            elif copies >= max(2, 0.02 * rows):
+            if copies >= max(2, 0.02 * rows) and copies >= 0.9 * seen:
+                at = b.get("copied_at")
+                if isinstance(at, list) and len(at) == 2:  # point at the duplication
+                    fit = {**fit, "file": str(at[0]), "line": _int(at[1]), "fit_line": fit.get(
+                        "line")}
                 out.append((fit, "overlap-copies"))
+            elif ev.get("held_out") is True and seen >= MODEL_SHARE * rows:
+                out.append((fit, "overlap"))
         elif seen >= max(1.0, STEP_SHARE * rows):
             module = str(fit.get("module"))
             out.append((fit, "feature-selection" if module.startswith(SELECTORS)
                         else "preprocessing"))
-    return out
+    # the steps fitted together with a model that saw the rows (a Pipeline) add nothing
+    models = {(f.get("file"), f.get("fit_line", f.get("line"))) for f, k in out
+              if k.startswith("overlap")}
+    return [(f, k) for f, k in out if k.startswith("overlap")
+            or (f.get("file"), f.get("line")) not in models]
 
 
 def _fitted_on_evaluated(report: dict[str, Any]) -> list[Finding]:
@@ -99,8 +107,9 @@ def _fitted_on_evaluated(report: dict[str, Any]) -> list[Finding]:
                     f"evaluate it{times}: the test rows are part of its training data")
         elif kind == "overlap-copies":
             kind = "overlap"
-            text = (f"{name} trained at line {line} on copies of rows it was then evaluated "
-                    f"on{times}: rows duplicated before the split landed on both sides")
+            text = (f"rows duplicated at line {line}, before the split, landed on both sides:"
+                    f" {name} (trained at line {fit.get('fit_line', line)}) was evaluated on "
+                    f"copies of its training rows{times}")
         else:
             what = "chose its features" if kind == "feature-selection" else "was fitted"
             text = (f"{name} {what} at line {line} on rows that include the {rows} rows it "
