@@ -871,7 +871,7 @@ def instrumented(tracer: Tracer, modules: list[Any]) -> Iterator[None]:
                 if callable(fn) and hasattr(orig, "check"):
                     # ``available_if`` (Pipeline.score, .predict, ...): wrap the function
                     new = copy.copy(orig)
-                    new.fn = wrap(tracer, fn, name)
+                    new.fn = wrap(tracer, fn, name)  # type: ignore[union-attr]
                     patch(cls, name, new)
                     continue
                 if orig is None or not callable(orig) or isinstance(orig, (staticmethod,
