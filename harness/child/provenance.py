@@ -24,6 +24,7 @@ import copy
 import functools
 import inspect
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -155,6 +156,32 @@ class Split:
     test: frozenset[int]
     shuffled: bool
     temporal: bool
+    groups: tuple[str, int, int] | None = None  # (column, groups on both sides, test groups)
+
+
+#: columns that name an entity several rows may share (a patient, a user, a match)
+ENTITY = re.compile(r"(^|_)(patient|subject|user|customer|player|person|session|household|"
+                    r"account|individual|group|match)s?(_?id)?$|_id$|^id_", re.IGNORECASE)
+
+
+def shared_groups(train: Any, test: Any) -> tuple[str, int, int] | None:
+    """An entity column whose values (repeated within the data) sit on both sides."""
+    if not hasattr(train, "columns") or not hasattr(test, "columns"):
+        return None
+    for col in train.columns:
+        if not ENTITY.search(str(col)) or col not in test.columns:
+            continue
+        try:
+            a, b = set(train[col].dropna().tolist()), set(test[col].dropna().tolist())
+        except Exception:
+            continue
+        rows = len(train) + len(test)
+        if not b or len(a | b) > 0.5 * rows:  # (nearly) one row per entity: nothing to share
+            continue
+        both = len(a & b)
+        if both >= max(2, 0.2 * len(b)):
+            return (str(col)[:60], both, len(b))
+    return None
 
 
 class Tracer:
@@ -427,7 +454,9 @@ class Tracer:
         temporal = _is_time_indexed(data) or (
             bool(self.temporal) and len(rows & self.temporal) >= 0.9 * max(1, len(rows)))
         file, line = self.site()
-        self.splits.append(Split(how, file, line, tr, te, shuffled, temporal))
+        groups = None if how.startswith(("Group", "LeaveOneGroup", "LeavePGroups")) \
+            else shared_groups(train, test)
+        self.splits.append(Split(how, file, line, tr, te, shuffled, temporal, groups))
 
     def report(self) -> dict[str, Any]:
         fits = [{"id": f.key, "type": f.type, "module": f.module, "file": f.file,
@@ -437,7 +466,8 @@ class Tracer:
                  "future_sites": [list(s) for s in f.future_sites], "ordinal": f.ordinal}
                 for f in self.fits.values()]
         splits = [{"how": s.how, "file": s.file, "line": s.line, "train": len(s.train),
-                   "test": len(s.test), "shuffled": s.shuffled, "temporal": s.temporal}
+                   "test": len(s.test), "shuffled": s.shuffled, "temporal": s.temporal,
+                   "groups": list(s.groups) if s.groups else None}
                   for s in self.splits]
         return {"available": True, "fits": fits, "evaluations": self.evaluations,
                 "splits": splits, "best_score_reads": self.best_score_reads,

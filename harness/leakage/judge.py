@@ -153,6 +153,25 @@ def _temporal(report: dict[str, Any]) -> list[Finding]:
     return out
 
 
+def _groups(report: dict[str, Any]) -> list[Finding]:
+    """Splits that put the same entity (patient, user, match) on both sides."""
+    out: list[Finding] = []
+    seen: set[tuple[str, int]] = set()
+    for s in _dicts(report, "splits"):
+        g = s.get("groups")
+        place = (str(s.get("file")), _int(s.get("line")))
+        if isinstance(g, list) and len(g) == 3 and place not in seen:
+            seen.add(place)
+            out.append(Finding("overlap", str(s.get("file")), _int(s.get("line")),
+                               f"{s.get('how')} at line {s.get('line')} puts rows of the same "
+                               f"{g[0]} on both sides ({g[1]} of the {g[2]} {g[0]} values in the "
+                               "test rows are also in the training rows): the model is tested "
+                               "on entities it has already seen",
+                               "split by entity: GroupKFold / GroupShuffleSplit with groups="
+                               f"the {g[0]} column"))
+    return out
+
+
 def _best_score(report: dict[str, Any]) -> list[Finding]:
     outer = outer_evaluations(report)
     out = []
@@ -188,7 +207,7 @@ def judge(report: dict[str, Any]) -> list[Finding]:
         raise TypeError("the leakage trace is not well-formed")
     found: dict[tuple[str, str, int, str], Finding] = {}
     for f in (_fitted_on_evaluated(report) + _target(report) + _temporal(report)
-              + _best_score(report)):
+              + _groups(report) + _best_score(report)):
         if f.kind in KINDS:
             found.setdefault((f.kind, f.file, f.line, f.message), f)
     return sorted(found.values(), key=lambda f: (f.file, f.line, f.kind))
