@@ -150,8 +150,10 @@ def scan(path: Path, limits: Limits = DEFAULT_LIMITS, impact: bool = True,
         error = report.get("error")
         if isinstance(error, dict):
             result.error = describe_error(error, program)
-        found = merge(judging.judge(report) if "run" in parts else [],
-                      static_findings(program) if "code" in parts else [], report, program)
+        run = "run" in parts
+        found = merge(judging.judge(report) if run else [],
+                      static_findings(program) if "code" in parts else [],
+                      report if run else {}, program)
         if impact:
             found, runs = measure_impact(program, report, found, limits, runner)
             result.runs += runs
