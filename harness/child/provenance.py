@@ -56,6 +56,11 @@ def fingerprints(x: Any) -> np.ndarray | None:
             import pandas as pd
 
             frame = x.to_frame() if isinstance(x, pd.Series) else x
+            numeric = frame.select_dtypes(include=["number", "bool"])
+            if 0 < numeric.shape[1] < frame.shape[1]:
+                # a mixed frame: its numeric columns are what scalers and imputers see (and
+                # give back), so they carry the row's identity
+                frame = numeric
             try:
                 a = frame.to_numpy(dtype=np.float64, na_value=np.nan)
             except (TypeError, ValueError):
