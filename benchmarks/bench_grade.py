@@ -297,7 +297,7 @@ TOP = ("locate", "stage", "static", "hidden_paths", "box_start", "run_tests", "b
 def breakdown(bench: Bench) -> dict[str, Any]:
     """One grading with the orchestrator's phases timed (functions wrapped, not edited)."""
     from harness import device, submissions
-    from harness.sandbox import box, process
+    from harness.sandbox import box, cgroups, process
 
     t = Timers()
     t.wrap(submissions, "locate", "locate")
@@ -314,7 +314,7 @@ def breakdown(bench: Bench) -> dict[str, Any]:
     t.wrap(box.Box, "close", "box_close")
     t.wrap(process.ChildProcess, "teardown", "teardown")
     t.wrap(process, "remove_tree", "remove_scratch")
-    t.wrap(process.PidsCgroup, "destroy", "cgroup_destroy")
+    t.wrap(cgroups.BoxCgroup, "destroy", "cgroup_destroy")
     t.wrap(subprocess.Popen, "wait", "popen_wait")
     t.wrap(threading.Thread, "join", "thread_join")
     t.wrap(grading, "digest", "digest")

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import dataclasses
 import hashlib
 import io
 import os
 import shutil
+import stat
 import sys
 from pathlib import Path
 from typing import Any, Literal
@@ -22,14 +24,17 @@ import pytest
 import harness
 from harness import clock, device, notebook_feedback, notebooks, submissions
 from harness.plugin import BoxSession, GraderPlugin, NotRunSession
-from harness.results import Result, Verdict, score_checks
+from harness.results import CheckResult, Result, Verdict, score_checks
 from harness.sandbox import BoxFailure, BoxSpec, Budget, capabilities, make_grader_non_dumpable
 from harness.sandbox.box import boxes_root
 from harness.sandbox.doctor import level_at_least
+from harness.sandbox.process import clean_text
 from harness.settings import Settings
 from harness.tasks import Task
 
 Mode = Literal["submit", "check", "validate"]
+#: Environment variables through which pytest would take options or plugins.
+PYTEST_ENVIRONMENT = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 
 def grade(task: Task, path: Path | None, settings: Settings, mode: Mode = "submit",
@@ -59,6 +64,9 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
     prepared = notebooks.prepare(staged, sub.entry, sub.path.name) \
         if sub.format == "notebook" else None
     nb = prepared.notebook if prepared is not None and not prepared.problems else None
+    # Hashed before anything runs: a child that can reach the staged copy (no namespaces,
+    # no Landlock, the grader's own uid) could otherwise change it, or plant a FIFO there.
+    sha256 = digest(staged)
     spec = BoxSpec(staged, notebooks.CELLS_FILE if nb else sub.entry, sub.format == "folder",
                    tuple(i.name for i in task.interface), tuple(hidden_paths(settings, task)),
                    task.limits, task.preload,
@@ -121,22 +129,39 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
     if verdict == "graded" and session.failures:
         verdict = session.failures[0].kind
         message = session.failures[0].message
+    checks = [shown_check(c) for c in checks]
     score, max_score = score_checks(checks)
     stdout = "".join(o for o, _ in session.outputs)[-20_000:]
     stderr = "".join(e for _, e in session.outputs)[-20_000:]
     return Result(
         task=task.id, task_version=task.version, task_fingerprint=task.fingerprint(),
-        submission=str(sub.path), submission_sha256=digest(staged),
+        submission=str(sub.path), submission_sha256=sha256,
         verdict=verdict, score=score, max_score=max_score, checks=tuple(checks),
-        message="\n".join(m for m in (message, sub.note, withheld) if m),
+        message=shown("\n".join(m for m in (message, sub.note, withheld) if m)),
         duration_s=round(clock.monotonic() - started, 3),
         device=device.describe(requested_device, selection),
         sandbox={**session.protections, "no_survivors": session.all_clean,
+                 "cpu_time_s": None if session.cpu_seconds is None
+                 else round(session.cpu_seconds, 3),
                  "required": required_level, "hidden_tests_run": not withheld},
         harness_version=harness.__version__, timestamp=clock.now_iso(), mode=mode,
         output={"stdout": stdout, "stderr": stderr}, submission_format=sub.format,
         notebook=notebook_feedback.record(nb, cells) if nb else {},
     )
+
+
+def shown(text: str) -> str:
+    """Text for the learner's eyes with terminal control sequences removed: messages
+    carry the learner's exception texts, type names and reprs, which can hold escape
+    sequences that retitle, clear or rewrite the terminal showing the result."""
+    data = text.encode("utf-8", "replace")
+    return clean_text(data, len(data))
+
+
+def shown_check(check: CheckResult) -> CheckResult:
+    """A check whose message and learner lines are :func:`shown` text."""
+    return dataclasses.replace(check, message=shown(check.message),
+                               where=tuple(shown(w) for w in check.where))
 
 
 def run_tests(task: Task, tests: list[Path], plugin: GraderPlugin) -> None:
@@ -152,10 +177,15 @@ def run_tests(task: Task, tests: list[Path], plugin: GraderPlugin) -> None:
     ]
     before = set(sys.modules)
     sink = io.StringIO()
+    # pytest reads these from the environment on top of ``args``: PYTEST_ADDOPTS="-k public"
+    # would deselect the hidden checks (and shrink max_score to what passed), PYTEST_PLUGINS
+    # would load modules into the grader. Which checks run is the task's, not the shell's.
+    outside = {k: os.environ.pop(k) for k in PYTEST_ENVIRONMENT if k in os.environ}
     try:
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             pytest.main(args, plugins=[plugin])
     finally:
+        os.environ.update(outside)
         for name in set(sys.modules) - before:
             file = getattr(sys.modules[name], "__file__", None) or ""
             if file.startswith(str(pack)):
@@ -268,10 +298,16 @@ def signature_mismatch(expected: str, parameters: Any) -> str:
 
 
 def digest(folder: Path) -> str:
-    """A hash of the staged submission's files (what exactly was graded)."""
+    """A hash of the staged submission's files (what exactly was graded): regular files
+    only, opened without following a link or waiting on a FIFO."""
     h = hashlib.sha256()
     for p in sorted(folder.rglob("*")):
-        if p.is_file():
+        if not stat.S_ISREG(p.lstat().st_mode):
+            continue
+        fd = os.open(p, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
             h.update(p.relative_to(folder).as_posix().encode())
-            h.update(p.read_bytes())
+            h.update(fh.read())
     return h.hexdigest()

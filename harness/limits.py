@@ -16,7 +16,8 @@ class Limits:
     total_seconds: float = 120.0
     load_seconds: float = 30.0
     cpu_seconds: int = 120
-    memory_bytes: int = 3 * GiB
+    memory_bytes: int = 3 * GiB  # address space (RLIMIT_AS)
+    resident_bytes: int = 0  # cgroup memory.max and the RSS watchdog; 0: memory_bytes
     output_bytes: int = 1 * MiB
     processes: int = 64
     open_files: int = 256

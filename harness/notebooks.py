@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.submissions import NOTEBOOK_ENTRY, StaticProblem
+from harness.submissions import MAX_SOURCE_BYTES, NOTEBOOK_ENTRY, StaticProblem, source_too_large
 from harness.submissions import NOTEBOOK_MAX_BYTES as MAX_NOTEBOOK_BYTES
 
 MAX_CELLS = 2_000
@@ -135,6 +135,9 @@ def parse(data: bytes, name: str = NOTEBOOK_ENTRY) -> Prepared:
     if not notebook.code_cells:
         return Prepared(None, (_problem(name, f"{name} has no code: every code cell is empty; "
                                         "write the task's functions in code cells"),))
+    code = sum(len(c.source.encode("utf-8", "replace")) for c in notebook.code_cells)
+    if code > MAX_SOURCE_BYTES:  # checked before IPython's transformer and ast see any of it
+        return Prepared(None, (source_too_large(name, code),))
     return Prepared(notebook, tuple(syntax_problems(notebook)))
 
 

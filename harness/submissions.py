@@ -23,6 +23,10 @@ MAX_TOTAL_BYTES = 50 << 20
 MAX_FILES = 500
 NOTEBOOK_MAX_BYTES = 20 << 20  # outputs (plots) make notebooks larger than modules
 NOTEBOOK_ENTRY = "solution.ipynb"
+#: Python source the grader parses itself (syntax errors, static checks), per submission.
+#: Parsing runs in the grader, outside every sandbox limit, and costs far more than the
+#: text's size: 3 MiB of one-line statements took minutes and gigabytes to parse.
+MAX_SOURCE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,9 @@ def static_problems(staged: Path, sub: Submission) -> list[StaticProblem]:
     """Parse every Python file of the staged copy; report syntax errors with file:line."""
     problems = []
     files = [staged / sub.entry] if sub.format == "module" else sorted(staged.rglob("*.py"))
+    size = sum(p.stat().st_size for p in files)
+    if size > MAX_SOURCE_BYTES:
+        return [source_too_large(sub.path.name, size)]
     for path in files:
         rel = path.relative_to(staged).as_posix()
         try:
@@ -149,11 +156,21 @@ def static_problems(staged: Path, sub: Submission) -> list[StaticProblem]:
     return problems
 
 
+def source_too_large(name: str, size: int) -> StaticProblem:
+    """The problem of a submission with more Python source than the grader parses."""
+    return StaticProblem("size", f"{name} holds {size / (1 << 20):.1f} MiB of Python code; the "
+                         f"grader analyses at most {MAX_SOURCE_BYTES >> 20} MiB: move data out "
+                         "of the code (into a file the code reads) and grade it again", name)
+
+
 def function_source(staged: Path, sub: Submission, name: str) -> ast.FunctionDef | None:
     """The AST of a top-level function of the entry module (for static checks)."""
     try:
-        tree = ast.parse((staged / sub.entry).read_bytes())
-    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        source = (staged / sub.entry).read_bytes()
+        if len(source) > MAX_SOURCE_BYTES:
+            return None  # refused by static_problems; never parsed
+        tree = ast.parse(source)
+    except (SyntaxError, RecursionError, MemoryError, ValueError, OSError):
         return None
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == name:

@@ -281,3 +281,17 @@ def test_dot_product_notebook_reference_passes_the_public_checks():
     a = grading.grade(task, ref / "solution.py", s, mode="check")
     b = grading.grade(task, ref / "solution.ipynb", s, mode="check")
     assert a.score == b.score == a.max_score == b.max_score > 0  # full: `grade validate`
+
+
+def test_more_code_than_the_grader_parses_is_refused_before_ipython_sees_it(monkeypatch):
+    # 19 MiB of one-line statements (under the file cap) took the grader 7.5 minutes and
+    # 7 GB in IPython's transformer and ast; the size alone now refuses it.
+    def transform(source):
+        raise AssertionError("the grader transformed oversized code")
+
+    monkeypatch.setattr(notebooks, "python_source", transform)
+    nb = notebooks.new_notebook([("code", "x = 1\n" * 100_000), ("code", "x = 2\n" * 100_000),
+                                 ("code", ADD)])
+    prepared = notebooks.parse(json.dumps(nb).encode())
+    assert prepared.notebook is None
+    assert "1.1 MiB of Python code" in prepared.problems[0].message

@@ -107,6 +107,13 @@ def test_learner_text_is_escaped():
     assert "<script" not in html.lower()
 
 
+def test_control_characters_in_learner_text_are_shown_as_escapes():
+    html = report.render_scorecard(_result(message="loading: \x1b]0;title\x07\x9b2J \u202eexe",
+                                           submission="/w/sol\x1b[2J.py"))
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e]", html.replace("\n", ""))
+    assert "\\x1b]0;title\\x07\\x9b2J \\u202eexe" in html and "sol\\x1b[2J.py" in html
+
+
 class _Tags(HTMLParser):
     """Every tag and attribute of a page, as the browser's parser would see them."""
 

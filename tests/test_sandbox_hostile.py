@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 import harness
@@ -219,6 +220,17 @@ def test_infinite_loop_in_add_times_out_each_check_within_bounds(grade_source: G
     assert result.sandbox["no_survivors"] is True
 
 
+@pytest.mark.slow
+def test_sleep_with_signals_ignored_times_out_each_check(grade_source: Grade) -> None:
+    # Sleeping costs no CPU, so only the grader's wall clock (and SIGKILL) can end it.
+    result, seconds = graded(grade_source, hostile("sleep_ignoring_signals"))
+    assert_consistent(result)
+    assert result.verdict == "timeout" and result.score == 0
+    assert [(c.status, c.outcome) for c in result.checks] == [("error", "timeout")] * 2
+    assert seconds < TOTAL_SECONDS
+    assert result.sandbox["no_survivors"] is True
+
+
 # ------------------------------------------------------------------ 2. memory
 
 
@@ -331,10 +343,12 @@ def test_output_overflow_between_requests_is_recorded(workspace: Path, tmp_path:
 
 
 def test_sys_exit_at_import_is_a_submission_error(grade_source: Grade) -> None:
-    result = grade_source(hostile("exit_at_import"))
+    source = hostile("exit_at_import")
+    line = source.splitlines().index("sys.exit(0)") + 1
+    result = grade_source(source)
     assert_consistent(result)
     assert result.verdict == "submission_error"
-    assert "sys.exit" in result.message and "solution.py:9" in result.message
+    assert "sys.exit" in result.message and f"solution.py:{line}" in result.message
     assert result.score == 0
 
 
@@ -402,6 +416,48 @@ def test_raising_pytest_skip_or_xfail_does_not_skip_checks(grade_source: Grade) 
 def test_exception_group_from_learner_is_reported_as_learner_error(grade_source: Grade) -> None:
     result = grade_source(hostile("raise_exception_group"))
     assert "your code raised ExceptionGroup" in check(result, "public").message
+
+
+def test_lying_array_and_scalar_subclasses_arrive_as_their_plain_data(
+        workspace: Path, tmp_path: Path) -> None:
+    with open_box(workspace, tmp_path, hostile("lying_ndarray")) as box:
+        array, scalar = call(box, "add", 1, 2), call(box, "add", 40, 2)
+    assert type(array) is np.ndarray and array.shape == () and array.dtype == np.int64
+    assert int(array) == 9 and not array == 3
+    assert type(scalar) is np.float64 and scalar == 87.0 and not scalar == 42
+
+
+def test_shape_and_dtype_games_arrive_as_plain_data_or_handles(
+        workspace: Path, tmp_path: Path) -> None:
+    with open_box(workspace, tmp_path, hostile("shape_games")) as box:
+        def game(name: str) -> Any:
+            return box.request({"op": "call", "path": ["game"]},
+                               {"args": [name], "kwargs": {}})
+
+        broadcast = game("broadcast")  # 8 TB if copied: refused within the child's limit
+        got = {name: call(box, "game", name) for name in (
+            "object_array", "zero_d_object", "zero_d", "empty", "float32", "complex", "string",
+            "scalar_subclass", "structured", "matrix")}
+        assert call(box, "add", 40, 2) is not None  # the box survived every game
+    assert broadcast["ok"] is False and "MemoryError" in broadcast["error"]["mro"]
+    objects = got["object_array"]
+    assert objects.dtype == object and isinstance(objects[0], wire.Handle) and objects[1] == 42
+    assert isinstance(got["zero_d_object"][()], wire.Handle)
+    assert type(got["zero_d"]) is np.ndarray and got["zero_d"].shape == ()
+    assert got["empty"].shape == (0,)
+    assert type(got["float32"]) is np.float32 and not isinstance(got["float32"], float)
+    assert type(got["complex"]) is np.complex128
+    assert got["string"].dtype.kind == "U"
+    assert type(got["scalar_subclass"]) is np.float64 and got["scalar_subclass"] == 41.0
+    assert isinstance(got["structured"], wire.Handle)  # no structured dtype on the wire
+    assert type(got["matrix"]) is np.ndarray and got["matrix"].shape == (1, 1)
+
+
+def test_comparisons_patched_in_the_child_change_no_verdict(grade_source: Grade) -> None:
+    result = grade_source(hostile("monkeypatch_comparisons"))
+    assert_consistent(result)
+    assert result.verdict == "graded" and result.score == 0
+    assert check(result, "public").message.startswith("assert -1 == 3")
 
 
 # ------------------------------------------------------------------ 8. secrets
@@ -563,6 +619,15 @@ def test_forged_oversized_claims_are_refused(grade_source: Grade) -> None:
     assert all("the grader refused" in c.message for c in result.checks)
     assert "JSON" in check(result, "hidden").message
     assert seconds < 10
+
+
+def test_raw_bytes_written_on_the_channel_are_refused(grade_source: Grade) -> None:
+    result, seconds = graded(grade_source, hostile("forge_channel_raw"))
+    assert_consistent(result)
+    assert result.verdict == "crashed" and result.score == 0
+    assert [(c.status, c.outcome) for c in result.checks] == [("error", "crashed")] * 2
+    assert "refused" in check(result, "hidden").message
+    assert seconds < 10  # a 2 GiB length claim is refused, not waited for
 
 
 def test_forged_success_claims_are_ignored(grade_source: Grade) -> None:

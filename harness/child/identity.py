@@ -21,7 +21,8 @@ from harness.child import lockdown
 
 CLONE_NEWNS = 0x20000
 MS_REC, MS_PRIVATE = 16384, 1 << 18
-PR_CAPBSET_DROP, PR_SET_DUMPABLE = 24, 4
+PR_CAPBSET_DROP, PR_SET_DUMPABLE, PR_SET_PDEATHSIG = 24, 4, 1
+SIGKILL = 9
 
 
 def private_mounts(paths: list[str], uid: int, gid: int) -> dict[str, Any]:
@@ -80,5 +81,8 @@ def become(uid: int, gid: int) -> dict[str, Any]:
     # The uid change made the process non-dumpable, which hands /proc/self to root;
     # only the box's own uid could use the flag, and the seccomp filter refuses ptrace.
     libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0)
+    # The uid change also cleared the parent-death signal that ``unshare --kill-child``
+    # set: re-arm it, or a child that left the process group would outlive ``unshare``.
+    libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0)
     return {"uid": uid, "gid": gid, "capabilities": "none",
             "bounding_set": int(_status("CapBnd") or "0", 16) == 0}

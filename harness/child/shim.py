@@ -128,6 +128,13 @@ class Server:
             "message": "out of memory", "frames": []}}, {})
 
     def send(self, header: dict[str, Any], values: dict[str, Any]) -> None:
+        # What the call printed reaches the pipes before its reply: ``-I`` ignores
+        # PYTHONUNBUFFERED, and a child killed at teardown never flushes its buffers.
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # the learner's own replacement stream: its problem
+                pass
         try:
             frame = wire.encode_message(header, values, self.objects.to_handle)
         except MemoryError:

@@ -7,17 +7,31 @@ names are hostile text.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from harness.report import charts, progress, scorecard
 from harness.results import Result, write_atomically
 
 __all__ = ["render_cohort", "render_scorecard", "render_weekly", "write"]
+
+#: Control characters (C0 but tab and newline, DEL, C1) and bidi overrides: escaping
+#: makes text safe for HTML, not for a terminal showing the file or for the eye.
+_UNPRINTABLE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def _printable(value: Any) -> Any:
+    """Every value a template prints: control characters shown as escapes."""
+    if not isinstance(value, str):
+        return value
+    text = _UNPRINTABLE.sub(lambda m: ascii(m.group())[1:-1], value)
+    return Markup(text) if isinstance(value, Markup) else text
 
 
 @cache
@@ -25,7 +39,7 @@ def environment() -> jinja2.Environment:
     """The template environment: package templates, autoescape on, undefined is an error."""
     env = jinja2.Environment(loader=jinja2.PackageLoader("harness.report", "templates"),
                              autoescape=True, undefined=jinja2.StrictUndefined,
-                             trim_blocks=True, lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True, finalize=_printable)
     env.globals["charts"] = charts
     env.filters["num"] = lambda v, digits=3: f"{float(v):.{digits}g}"
     return env

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import stat
 import sys
 import tempfile
 import threading
@@ -73,6 +74,17 @@ class Budget:
         return max(0.0, self.total - self.spent)
 
 
+def special_files(folder: str, names: list[str]) -> set[str]:
+    """FIFOs, sockets and devices among ``names``: never copied into a box (opening a FIFO
+    waits for a writer). The staged copy holds none, unless a child reached it."""
+    special = set()
+    for name in names:
+        mode = os.lstat(os.path.join(folder, name)).st_mode
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+            special.add(name)
+    return special
+
+
 def boxes_root() -> Path:
     """The folder holding every box's scratch (covered inside each box)."""
     uid = os.getuid() if hasattr(os, "getuid") else 0
@@ -111,7 +123,7 @@ class Box:
         """Launch the child, send its configuration, wait for it to load the submission."""
         scratch = Path(tempfile.mkdtemp(prefix="box-", dir=boxes_root()))
         work = scratch / "work"
-        shutil.copytree(self.spec.source, work, symlinks=True)
+        shutil.copytree(self.spec.source, work, symlinks=True, ignore=special_files)
         limits = self.spec.limits
         self.child = ChildProcess(self.caps, scratch, limits.output_bytes, self.stdout_limit * 4,
                                   limits.processes, limits.resident_bytes or limits.memory_bytes)

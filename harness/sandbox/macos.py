@@ -3,8 +3,10 @@
 Deny by default; read-only access to the interpreter, the folders Python imports from
 and the system libraries; read-write access to the box's scratch only; no network;
 signals only within the sandbox. macOS ignores ``RLIMIT_AS``, so memory is bounded by
-the grader's resident-memory watchdog instead. Not testable on Linux: the profile text
-is unit-tested, and the launcher does not use it yet.
+the grader's resident-memory watchdog instead (:mod:`harness.sandbox.resident`). The
+launcher (:func:`harness.sandbox.process.child_command`) prefixes the child with
+``sandbox-exec -p PROFILE`` on macOS. Not testable on Linux: the profile text and the
+command are unit-tested; the profile still needs checking on a real Mac.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ def profile(read_only: Iterable[str], scratch: str, executables: Iterable[str]) 
     return "\n".join(line for line in lines if line) + "\n"
 
 
-def command(profile_path: str, argv: list[str]) -> list[str]:
-    """The launch command: ``sandbox-exec -f PROFILE argv...``."""
-    return ["/usr/bin/sandbox-exec", "-f", profile_path, *argv]
+def command(profile_text: str, argv: list[str],
+            sandbox_exec: str = "/usr/bin/sandbox-exec") -> list[str]:
+    """The launch command: ``sandbox-exec -p PROFILE argv...`` (no profile file to clean)."""
+    return [sandbox_exec, "-p", profile_text, *argv]

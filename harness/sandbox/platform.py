@@ -13,9 +13,15 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.sandbox import cgroups, uids
+from harness.sandbox.cgroups import CgroupPlan
+
 PR_SET_DUMPABLE = 4
 UNSHARE_ARGS = ("--user", "--map-root-user", "--net", "--mount", "--pid", "--fork",
                 "--kill-child", "--mount-proc")
+#: As real root with a dedicated uid: no user namespace, the child drops to its uid itself.
+ROOT_UNSHARE_ARGS = UNSHARE_ARGS[2:]
+SANDBOX_EXEC = "/usr/bin/sandbox-exec"
 
 
 @dataclass(frozen=True)
@@ -24,18 +30,37 @@ class Capabilities:
 
     namespaces: bool
     unshare: str | None
-    pids_cgroup: Path | None
+    cgroups: CgroupPlan
     is_root: bool
     reason: str
     allow_list: bool = False
     landlock: bool = False
+    box_uids: tuple[int, int] | None = None  # (first, count): a dedicated uid per box
+    uid_reason: str = ""
+    seatbelt: str | None = None  # macOS: the sandbox-exec to launch the child with
+    rss_watchdog: bool = False  # the grader polls the child's resident memory
 
     @property
     def level(self) -> str:
-        """``strong`` (new root from an allow-list), ``namespaces`` or ``minimal``."""
+        """``strong`` (new root from an allow-list), ``namespaces``, ``landlock``,
+        ``seatbelt`` (macOS) or ``minimal``."""
         if self.namespaces:
             return "strong" if self.allow_list else "namespaces"
-        return "landlock" if self.landlock else "minimal"
+        if self.landlock:
+            return "landlock"
+        return "seatbelt" if self.seatbelt else "minimal"
+
+    @property
+    def unshare_args(self) -> tuple[str, ...]:
+        """Without a user namespace when the child drops to a dedicated uid itself."""
+        return ROOT_UNSHARE_ARGS if self.box_uids and self.is_root else UNSHARE_ARGS
+
+    @property
+    def pids_cgroup(self) -> Path | None:
+        """The folder box pids groups are made in (None: no pids cgroup)."""
+        if "pids" in self.cgroups.v2_controllers:
+            return self.cgroups.v2
+        return dict(self.cgroups.v1).get("pids")
 
 
 def make_grader_non_dumpable() -> bool:
@@ -49,8 +74,10 @@ def make_grader_non_dumpable() -> bool:
         return False
 
 
-def _probe_namespaces(unshare: str, allow_list: bool) -> tuple[bool, str]:
-    """Run the child's real lockdown once in a throwaway box."""
+def _probe_namespaces(unshare: str, allow_list: bool,
+                      drop: bool = False) -> tuple[bool, str]:
+    """Run the child's real lockdown once in a throwaway box (as real root without a user
+    namespace when ``drop``: the lockdown then leaves the locking to the uid drop)."""
     from harness.sandbox.layout import allow_list as paths
 
     root = tempfile.mkdtemp(prefix="harness-probe-")
@@ -62,13 +89,17 @@ def _probe_namespaces(unshare: str, allow_list: bool) -> tuple[bool, str]:
             os.mkdir(new_root)
         code = ("import json, sys; from harness.child import lockdown; "
                 "lockdown.close_namespaces(sys.argv[1], None, [], sys.argv[2] or None, "
-                "json.loads(sys.argv[3])); open(sys.argv[1] + '/ok', 'w').close()")
-        proc = subprocess.run([unshare, *UNSHARE_ARGS, sys.executable, "-I", "-c", code, scratch,
-                               new_root or "", json.dumps(paths() if allow_list else None)],
+                "json.loads(sys.argv[3]), json.loads(sys.argv[4])); "
+                "open(sys.argv[1] + '/ok', 'w').close()")
+        args = ROOT_UNSHARE_ARGS if drop else UNSHARE_ARGS
+        proc = subprocess.run([unshare, *args, sys.executable, "-I", "-c", code, scratch,
+                               new_root or "", json.dumps(paths() if allow_list else None),
+                               json.dumps([65534, 65534] if drop else None)],
                               capture_output=True, timeout=30, stdin=subprocess.DEVNULL)
         if proc.returncode == 0 and os.path.exists(os.path.join(scratch, "ok")):
             return True, ("new root from an allow-list, " if allow_list else "") + \
-                "user, mount, PID and network namespaces"
+                ("mount, PID and network namespaces (as root, then a dedicated uid)" if drop
+                 else "user, mount, PID and network namespaces")
         err = proc.stderr.decode(errors="replace").strip().splitlines()
         return False, f"namespaces unavailable: {err[-1] if err else proc.returncode}"
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -77,45 +108,70 @@ def _probe_namespaces(unshare: str, allow_list: bool) -> tuple[bool, str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _pids_cgroup() -> Path | None:
-    """A cgroup folder where the grader may create per-box process limits (root only)."""
-    for base in (Path("/sys/fs/cgroup/pids"), Path("/sys/fs/cgroup")):
-        if (base / "cgroup.procs").exists() and os.access(base, os.W_OK):
-            if base.name != "pids" and "pids" not in _read(base / "cgroup.subtree_control"):
-                continue
-            return base
-    return None
-
-
-def _read(path: Path) -> str:
+def _box_uids(is_root: bool) -> tuple[tuple[int, int] | None, str]:
+    """The dedicated uid range for boxes, or why the child keeps the grader's user."""
+    if not sys.platform.startswith("linux"):
+        return None, "Linux only here: the child runs as the grader's user"
+    if not is_root:
+        return None, "the grader is not root: the child runs as the grader's own user"
     try:
-        return path.read_text()
-    except OSError:
-        return ""
+        found = uids.uid_range()
+    except ValueError as exc:
+        return None, str(exc)
+    if found is None:
+        return None, "turned off by HARNESS_BOX_UIDS=off: the child stays root (in a user " \
+            "namespace where there is one)"
+    first, count = found
+    return found, f"uids {first}-{first + count - 1}, one per live box (locks in " \
+        f"{uids.lock_dir()})"
+
+
+def _seatbelt() -> str | None:
+    """macOS's ``sandbox-exec``, where this is macOS and it is installed."""
+    return SANDBOX_EXEC if sys.platform == "darwin" and os.path.exists(SANDBOX_EXEC) else None
+
+
+def _rss_watchdog() -> bool:
+    """Poll resident memory: on by default on macOS (it ignores RLIMIT_AS), else opt-in."""
+    raw = os.environ.get("HARNESS_RSS_WATCHDOG", "").lower()
+    if raw in ("1", "on", "yes"):
+        return True
+    if raw in ("0", "off", "no"):
+        return False
+    return sys.platform == "darwin"
 
 
 @functools.cache
 def capabilities() -> Capabilities:
-    """Probe once: namespaces via ``unshare``, a writable pids cgroup, root or not."""
+    """Probe once: namespaces via ``unshare``, cgroups, a dedicated uid, root or not."""
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     unshare = shutil.which("unshare") if sys.platform.startswith("linux") else None
     wanted = os.environ.get("HARNESS_SANDBOX", "auto")
+    box_uids, uid_reason = _box_uids(is_root)
+    drop = box_uids is not None
     strong = False
     if wanted in ("process", "landlock"):
         ok, reason = False, f"namespaces disabled by HARNESS_SANDBOX={wanted}"
     elif unshare is None:
         ok, reason = False, "no `unshare` on this platform"
     else:
-        strong, reason = (_probe_namespaces(unshare, True) if wanted != "namespaces"
+        strong, reason = (_probe_namespaces(unshare, True, drop) if wanted != "namespaces"
                           else (False, ""))
         ok = strong
         if not strong:
-            ok, reason = _probe_namespaces(unshare, False)
-    cgroup = _pids_cgroup() if is_root else None
+            ok, reason = _probe_namespaces(unshare, False, drop)
+    if sys.platform.startswith("linux"):
+        layout = cgroups.plan()
+    else:
+        layout = cgroups.CgroupPlan(notes=tuple((f, "Linux only") for f in cgroups.FEATURES))
     landlock = not ok and wanted != "process" and landlock_abi() > 0
     if landlock:
         reason += f"; Landlock ABI {landlock_abi()} restricts the file system instead"
-    return Capabilities(ok, unshare if ok else None, cgroup, is_root, reason, strong, landlock)
+    seatbelt = _seatbelt() if wanted != "process" else None
+    if seatbelt:
+        reason += "; macOS Seatbelt profile (sandbox-exec)"
+    return Capabilities(ok, unshare if ok else None, layout, is_root, reason, strong, landlock,
+                        box_uids, uid_reason, seatbelt, _rss_watchdog())
 
 
 def landlock_abi() -> int:
@@ -132,16 +188,4 @@ def landlock_abi() -> int:
 
 def count_user_processes(uid: int) -> int:
     """How many processes ``uid`` has now (RLIMIT_NPROC counts all of them)."""
-    n = 0
-    for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as fh:
-                for line in fh:
-                    if line.startswith("Uid:"):
-                        n += int(line.split()[1]) == uid
-                        break
-        except OSError:
-            continue
-    return n
+    return len(uids.processes_of(uid, zombies=True))

@@ -11,18 +11,27 @@ import socket
 import subprocess
 import sys
 import threading
-import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from harness.sandbox.platform import UNSHARE_ARGS, Capabilities
+from harness.sandbox import macos, resident, uids
+from harness.sandbox.cgroups import BoxCgroup
+from harness.sandbox.platform import Capabilities
 
 SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]")
+#: Joins every cgroup folder given before ``--``, then becomes the command after it: every
+#: descendant is counted from the start.
+JOIN_CGROUPS = ('while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 126; shift; done; '
+                'shift; exec "$@"')
+WATCH_INTERVAL = 0.1
+#: CSI and other ESC sequences, C0 controls but newline and tab, DEL and C1 controls (the
+#: 8-bit CSI U+009B and OSC U+009D act like ESC [ and ESC ] on terminals that honour C1).
+_CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def clean_text(data: bytes, limit: int) -> str:
@@ -70,84 +79,135 @@ def child_environment(home: str, tmp: str, threads: int) -> dict[str, str]:
     return env
 
 
-class PidsCgroup:
-    """A per-box pids cgroup (root only): a process limit that binds root too."""
+def child_command(caps: Capabilities, fd: int, scratch: Path,
+                  cgroup_dirs: Sequence[Path] = ()) -> list[str]:
+    """The child's command line: the interpreter, inside ``unshare`` (Linux) or
+    ``sandbox-exec`` (macOS), joined to its cgroups first where it has any."""
+    argv = [sys.executable, "-I", "-m", "harness.child", str(fd)]
+    if caps.namespaces and caps.unshare:
+        argv = [caps.unshare, *caps.unshare_args, *argv]
+    elif caps.seatbelt:
+        from harness.sandbox.layout import allow_list
 
-    def __init__(self, base: Path, limit: int) -> None:
-        self.path = base / f"harness-{uuid.uuid4().hex[:12]}"
-        self.path.mkdir()
-        (self.path / "pids.max").write_text(str(limit))
+        real = os.path.realpath
+        profile = macos.profile([real(p) for p in allow_list()], real(str(scratch)),
+                                [real(sys.executable), "/bin/sh"])
+        argv = macos.command(profile, argv, caps.seatbelt)
+    if cgroup_dirs:
+        argv = ["/bin/sh", "-c", JOIN_CGROUPS, "sh", *map(str, cgroup_dirs), "--", *argv]
+    return argv
 
-    def members(self) -> list[int]:
-        try:
-            return [int(x) for x in (self.path / "cgroup.procs").read_text().split()]
-        except OSError:
-            return []
 
-    def destroy(self) -> bool:
-        """Kill every member, remove the group; True when nothing survived."""
-        for _ in range(50):
-            pids = self.members()
-            if not pids:
-                break
-            for pid in pids:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            threading.Event().wait(0.02)
-        survivors = self.members()
-        with contextlib.suppress(OSError):
-            self.path.rmdir()
-        return not survivors
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as fh:
+            return [int(x) for x in fh.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+def give_to(path: Path, uid: int, gid: int) -> None:
+    """Make a scratch tree the box user's (links themselves, never what they point to)."""
+    os.lchown(path, uid, gid)
+    for root, dirs, files in os.walk(path, followlinks=False):
+        for name in dirs + files:
+            os.lchown(os.path.join(root, name), uid, gid)
 
 
 class ChildProcess:
     """One sandboxed child: the process, its channel, its output and its scratch."""
 
     def __init__(self, caps: Capabilities, scratch: Path, output_cap: int,
-                 keep_output: int, processes: int) -> None:
+                 keep_output: int, processes: int, resident_bytes: int = 0) -> None:
         self.scratch = scratch
         self.output_overflow = False
         self.killed_reason: str | None = None
+        self.resident_limit = resident_bytes if caps.rss_watchdog else 0
+        self.cpu_seconds: float | None = None
+        self.shared_tmp = not caps.namespaces and not caps.landlock  # /tmp is the host's
+        self.pid_namespace = caps.namespaces
+        self._stop = threading.Event()
+        self.lease = uids.lease(*caps.box_uids) if caps.box_uids and caps.is_root else None
+        try:
+            home, tmp = scratch / "home", scratch / "tmp"
+            home.mkdir(exist_ok=True)
+            tmp.mkdir(exist_ok=True)
+            if self.lease is not None:
+                give_to(scratch, self.lease.uid, self.lease.gid)
+            self.cgroup = BoxCgroup(caps.cgroups, resident_bytes, processes) \
+                if caps.cgroups.active else None
+        except BaseException:
+            self._release()
+            raise
         parent_sock, child_sock = socket.socketpair()
-        self.cgroup = PidsCgroup(caps.pids_cgroup, processes) if caps.pids_cgroup else None
-        argv = [sys.executable, "-I", "-m", "harness.child", str(child_sock.fileno())]
-        if caps.namespaces and caps.unshare:
-            argv = [caps.unshare, *UNSHARE_ARGS, *argv]
-        if self.cgroup is not None:
-            # Join the cgroup before exec, so every descendant is counted from the start.
-            argv = ["/bin/sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"',
-                    str(self.cgroup.path), *argv]
-        home, tmp = scratch / "home", scratch / "tmp"
-        home.mkdir(exist_ok=True)
-        tmp.mkdir(exist_ok=True)
-        self.proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            cwd=str(scratch), env=child_environment(str(home), str(tmp), 1),
-            start_new_session=True, pass_fds=(child_sock.fileno(),),
-        )
+        argv = child_command(caps, child_sock.fileno(), scratch,
+                             self.cgroup.dirs if self.cgroup else [])
+        try:
+            self.proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                cwd=str(scratch), env=child_environment(str(home), str(tmp), 1),
+                start_new_session=True, pass_fds=(child_sock.fileno(),),
+            )
+        except BaseException:
+            parent_sock.close()
+            child_sock.close()
+            if self.cgroup is not None:
+                self.cgroup.destroy()
+            self._release()
+            raise
         child_sock.close()
         self.conn = Connection(os.dup(parent_sock.fileno()))
         parent_sock.close()
         self.outputs = [OutputCapture(s, keep_output, self._overflow, output_cap)
                         for s in (self.proc.stdout, self.proc.stderr)]
         self.readers = [threading.Thread(target=o.run, daemon=True) for o in self.outputs]
+        if self.resident_limit:
+            self.readers.append(threading.Thread(target=self._watch_resident, daemon=True))
         for t in self.readers:
             t.start()
+
+    @property
+    def uid(self) -> int | None:
+        """The box's dedicated host uid (None: the child keeps the grader's user)."""
+        return self.lease.uid if self.lease is not None else None
 
     def _overflow(self) -> None:
         self.output_overflow = True
         self.kill("output_limit")
 
+    def _watch_resident(self) -> None:
+        """Stop the box when its processes hold more resident memory than allowed."""
+        while not self._stop.wait(WATCH_INTERVAL) and self.proc.poll() is None:
+            members = self.cgroup.members() if self.cgroup else []
+            if self.uid is not None:
+                members += uids.processes_of(self.uid)
+            if resident.tree_resident(self.proc.pid, members) > self.resident_limit:
+                self.kill("memory_limit")
+                return
+
     def kill(self, reason: str) -> None:
         """Stop the whole child tree now; the first reason given is kept."""
         if self.killed_reason is None:
             self.killed_reason = reason
+        if self.pid_namespace:
+            # The namespace's init (unshare's child) may have left the process group and
+            # cleared its parent-death signal; killing it ends the whole PID namespace.
+            for pid in _children(self.proc.pid):
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
         if self.cgroup is not None:
-            for pid in self.cgroup.members():
+            self.cgroup.kill()
+        if self.uid is not None and self.cgroup is None and not self.pid_namespace:
+            # Nothing else holds the daemons: every process of the uid is this box's.
+            for pid in uids.processes_of(self.uid):
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
+
+    def _release(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
 
     def output(self, limit: int) -> tuple[str, str]:
         """Learner-visible stdout and stderr so far, cleaned."""
@@ -157,6 +217,7 @@ class ChildProcess:
     def teardown(self) -> bool:
         """Kill everything, close pipes, remove scratch; True when no process survived."""
         self.kill("teardown")
+        self._stop.set()
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=5)
         for t in self.readers:
@@ -165,10 +226,18 @@ class ChildProcess:
         for s in (self.proc.stdout, self.proc.stderr):
             if s is not None:
                 s.close()
-        clean = self.cgroup.destroy() if self.cgroup is not None else True
+        clean = True
+        if self.cgroup is not None:
+            clean = self.cgroup.destroy()
+            self.cpu_seconds = self.cgroup.cpu_seconds
+        if self.uid is not None:
+            clean &= uids.kill_all(self.uid)
+            if self.shared_tmp:
+                uids.remove_files(self.uid)
         remove_tree(self.scratch)
         with contextlib.suppress(OSError):
             self.scratch.with_name(self.scratch.name + ".root").rmdir()
+        self._release()  # a uid that kept a process is skipped by the next lease anyway
         return clean and self.proc.poll() is not None
 
     def exit_description(self) -> str:
