@@ -38,22 +38,26 @@ PYTEST_ENVIRONMENT = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 
 def grade(task: Task, path: Path | None, settings: Settings, mode: Mode = "submit",
-          requested_device: str = "auto", required_level: str | None = None) -> Result:
-    """Grade one submission of ``task``; learner failures become verdicts, never exceptions."""
+          requested_device: str = "auto", required_level: str | None = None,
+          fail_fast: bool = False) -> Result:
+    """Grade one submission of ``task``; learner failures become verdicts, never exceptions.
+
+    ``fail_fast`` stops at the first failing check (``grade validate`` on a mutant only
+    needs to know that one check catches it)."""
     started = clock.monotonic()
     make_grader_non_dumpable()
     sub = submissions.locate(task, path, settings.submissions_dir)
     staged = submissions.stage(sub, boxes_root())
     try:
         return _grade_staged(task, sub, staged, settings, mode, requested_device, started,
-                             required_level)
+                             required_level, fail_fast)
     finally:
         shutil.rmtree(staged, ignore_errors=True)
 
 
 def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, settings: Settings,
                   mode: Mode, requested_device: str, started: float,
-                  required_level: str | None = None) -> Result:
+                  required_level: str | None = None, fail_fast: bool = False) -> Result:
     tests = task.public_tests if mode == "check" else task.public_tests + task.hidden_tests
     withheld = ""
     level = capabilities().level
@@ -118,7 +122,7 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
     plugin = GraderPlugin(task, runner, names, static, reference=reference_of(settings, task),
                           device=selection)
     try:
-        run_tests(task, tests, plugin)
+        run_tests(task, tests, plugin, fail_fast)
     finally:
         session.close()
     checks = plugin.checks
@@ -164,7 +168,8 @@ def shown_check(check: CheckResult) -> CheckResult:
                                where=tuple(shown(w) for w in check.where))
 
 
-def run_tests(task: Task, tests: list[Path], plugin: GraderPlugin) -> None:
+def run_tests(task: Task, tests: list[Path], plugin: GraderPlugin,
+              fail_fast: bool = False) -> None:
     """Run the task's test files in this process with the grader plugin, quietly."""
     if not tests:
         return
@@ -174,7 +179,7 @@ def run_tests(task: Task, tests: list[Path], plugin: GraderPlugin) -> None:
         "-p", "no:benchmark", "--import-mode=importlib", "-c", os.devnull,
         "--rootdir", str(pack), "--confcutdir", str(task.root),
         "-W", "ignore::DeprecationWarning", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-    ]
+    ] + (["--maxfail=1"] if fail_fast else [])
     before = set(sys.modules)
     sink = io.StringIO()
     # pytest reads these from the environment on top of ``args``: PYTEST_ADDOPTS="-k public"

@@ -53,10 +53,9 @@ def validate_task(s: Settings, task: tasks.Task, progress: Callable[[str], None]
     if not mutants:
         problems.append(f"{task.id}: no mutants in {s.reference.value / task.id / 'mutants'}")
     for mutant in mutants:
-        r = grading.grade(task, mutant, s, mode="validate")
-        caught = [c.id for c in r.checks if c.status in ("fail", "error")]
-        progress(f"  mutant {mutant.stem}: {r.score:g}/{r.max_score:g}, caught by "
-                 f"{len(caught)} check(s)")
+        r = grading.grade(task, mutant, s, mode="validate", fail_fast=True)
+        caught = [c.name for c in r.checks if c.status in ("fail", "error")]
+        progress(f"  mutant {mutant.stem}: caught by {', '.join(caught) or 'no check'}")
         if r.verdict == "graded" and r.score == r.max_score:
             problems.append(f"{task.id}: mutant {mutant.name} passes every check, so the tests "
                             f"miss: {_summary(mutant)}")
@@ -96,8 +95,9 @@ def _notebook_forms(s: Settings, task: tasks.Task, ref: Path, module_score: floa
         forms = [(m.name, as_notebook(m)) for m in mutants if m.suffix == ".py"]
         forms += [(m.name, m) for m in sorted((folder / "mutants").glob("*.ipynb"))]
         for name, path in forms:
-            r = grading.grade(task, path, s, mode="validate")
-            progress(f"  mutant {name} (notebook): {r.score:g}/{r.max_score:g}")
+            r = grading.grade(task, path, s, mode="validate", fail_fast=True)
+            caught = [c.name for c in r.checks if c.status in ("fail", "error")]
+            progress(f"  mutant {name} (notebook): caught by {', '.join(caught) or 'no check'}")
             if r.verdict == "graded" and r.score == r.max_score:
                 problems.append(f"{task.id}: mutant {name} passes every check as a notebook")
     return problems
