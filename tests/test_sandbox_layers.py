@@ -215,3 +215,27 @@ def test_landlock_level_hides_task_files_without_namespaces(workspace, tmp_path,
     assert r.sandbox["hidden_files"].startswith("unreadable")
     assert r.score == r.max_score, [c.message for c in r.checks]
     assert not outside.exists()
+
+
+@pytest.mark.parametrize("backend", ["namespaces", "auto"])
+def test_host_runtime_sockets_are_out_of_reach(tmp_path, monkeypatch, backend):
+    """/run (docker.sock, D-Bus) is empty in the box: a unix socket can be connected to on
+    a read-only mount, so hiding the folder is what keeps the host's daemons out of reach."""
+    from harness.sandbox import Box, BoxSpec, Budget
+
+    monkeypatch.setenv("HARNESS_SANDBOX", backend)
+    capabilities.cache_clear()
+    if capabilities().level not in ("namespaces", "strong"):
+        capabilities.cache_clear()
+        pytest.skip("needs user namespaces")
+    (tmp_path / "solution.py").write_text(
+        "import os\n"
+        "def add(a, b):\n"
+        "    return sorted(os.listdir('/run')) if os.path.isdir('/run') else []\n")
+    box = Box(BoxSpec(tmp_path, "solution.py", False, ("add",), ()), Budget(30))
+    try:
+        assert box.start().ok
+        assert box.request({"op": "call", "path": ["add"]}, {"args": [1, 2]})["value"] == []
+    finally:
+        box.close()
+        capabilities.cache_clear()

@@ -78,6 +78,10 @@ def _cover(libc: Any, path: str) -> None:
         _check(libc.mount(b"/dev/null", path.encode(), None, MS_BIND, None), f"cover {path}")
 
 
+#: runtime folders covered at level ``namespaces`` (level ``strong`` never binds them)
+RUNTIME_DIRS = ("/run", "/var/run")
+
+
 def _tmpfs(libc: Any, path: str, options: bytes) -> None:
     os.makedirs(path, exist_ok=True)
     _check(libc.mount(b"tmpfs", path.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, options),
@@ -240,6 +244,13 @@ def close_namespaces(scratch: str, boxes_root: str | None, masks: list[str],
             continue  # never mount over a link: it could point anywhere
         _cover(libc, path)
         masked.append(path)
+    if not root_dir:
+        # The host's runtime sockets (docker.sock, D-Bus) live under /run: a unix socket can
+        # be connected to on a read-only mount, and group membership still counts.
+        for path in RUNTIME_DIRS:
+            if os.path.isdir(path) and os.path.realpath(path) == path:
+                _tmpfs(libc, path, b"size=4k,mode=755")
+                masked.append(path)
     _setattr(libc, "/", MOUNT_ATTR_RDONLY, 0, True)
     for path in [*writable, "/proc"]:
         _setattr(libc, path, 0, MOUNT_ATTR_RDONLY, False)
