@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -534,10 +535,16 @@ def test_doctor_lists_every_layer_of_this_issue() -> None:
 
 
 NON_ROOT_UID = 64321
-#: A representative subset of the hostile suite: process limit (which a non-root grader
-#: gets from RLIMIT_NPROC), kill, memory, output, exits and forged results.
-NON_ROOT_SUBSET = ("fork_bomb_at_import", "kill_everything", "memory_bomb", "output_flood",
-                   "exit_at_import", "forge_verdict")
+#: The hostile suite's module attacks on ``phase0/add``, run by an unprivileged grader (which
+#: gets its process limit from RLIMIT_NPROC). Left out: the slow ones already timed at API
+#: level (loops, stalls, signal-proof sleep, fork bomb in a call, the hidden-test hunt) and
+#: the racy burst after a reply, as in the root CLI suite.
+NON_ROOT_SUBSET = tuple(sorted(
+    p.stem for p in HOSTILE.glob("*.py")
+    if not p.stem.startswith("dot_") and p.stem not in {
+        "loop_at_import", "loop_in_add", "stall_after_reply", "sleep_ignoring_signals",
+        "fork_bomb_in_add", "hunt_hidden_tests", "output_burst_after_reply"}
+    and not set(re.findall(r"@[A-Z_]+@", p.read_text())) - {"@NONCE@"}))
 #: Runs as root in a private mount namespace: opens the folders on the way to the
 #: interpreter, the venv and the checkout to the test user (``/root`` is 0700 here),
 #: then becomes that user and runs the command.
@@ -601,7 +608,8 @@ def test_hostile_subset_through_the_cli_as_an_unprivileged_grader(
     sandbox = doc["sandbox"]
     assert sandbox["uid"].startswith(f"grader's uid {NON_ROOT_UID}")
     assert sandbox["no_survivors"] is True
-    assert sandbox["process_limit"] == "RLIMIT_NPROC"
+    if doc["verdict"] == "graded":  # a child that died loading never reported its limits
+        assert sandbox["process_limit"] == "RLIMIT_NPROC"
     assert left == [], "a process of the unprivileged grading survived it"
     if sandbox["level"] == "strong":
         assert SECRET not in proc.stdout
