@@ -69,26 +69,19 @@ class Rules:
     targets: list[str]
     line: int
 
-    # the flow's own methods, declared here for the rules that use them
+    if TYPE_CHECKING:  # the flow's own methods, declared for the rules that use them
+        def ev(self, node: ast.expr) -> Val: ...
 
-    def ev(self, node: ast.expr) -> Val:
-        raise NotImplementedError
+        def element(self, it: Val) -> Val: ...
 
-    def element(self, it: Val) -> Val:
-        raise NotImplementedError
+        def join(self, vals: Sequence[Val], line: int) -> Val: ...
 
-    def join(self, vals: Sequence[Val], line: int) -> Val:
-        raise NotImplementedError
+        def guarded(self, v: Val) -> Val: ...
 
-    def guarded(self, v: Val) -> Val:
-        raise NotImplementedError
+        def unknown(self, name: str) -> Val: ...
 
-    def unknown(self, name: str) -> Val:
-        raise NotImplementedError
-
-    def inline(self, fn: ast.FunctionDef | ast.AsyncFunctionDef, args: list[Val],
-               kw: dict[str, Val]) -> Val:
-        raise NotImplementedError
+        def inline(self, fn: ast.FunctionDef | ast.AsyncFunctionDef, args: list[Val],
+                   kw: dict[str, Val]) -> Val: ...
 
     # ------------------------------------------------------------ calls
 
