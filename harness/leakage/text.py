@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 from harness.leakage.scan import Scan
+from harness.summary import printable as clean
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\x9b]")
 HOW = {"run": "seen in the run", "code": "read in the code (that path did not run)",
        "run+code": "seen in the run"}
-
-
-def clean(text: str) -> str:
-    """Learner text with terminal control characters shown, not obeyed."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def render(scan: Scan) -> str:
