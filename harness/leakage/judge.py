@@ -41,7 +41,7 @@ class Finding:
                 "impact": self.impact}
 
 
-def _dicts(report: dict[str, Any], key: str) -> list[dict[str, Any]]:
+def dicts(report: dict[str, Any], key: str) -> list[dict[str, Any]]:
     value = report.get(key)
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
@@ -52,14 +52,14 @@ def _int(v: Any, default: int = 0) -> int:
 
 def outer_evaluations(report: dict[str, Any]) -> list[dict[str, Any]]:
     """Evaluations of held-out rows made by the program itself (not inside a search)."""
-    return [e for e in _dicts(report, "evaluations")
+    return [e for e in dicts(report, "evaluations")
             if e.get("training") is not True and e.get("searching") is not True
             and _int(e.get("rows")) > 0]
 
 
 def leaky_steps(report: dict[str, Any], ev: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
     """The fitted objects behind one evaluation that had seen its rows, with the kind."""
-    fits = {_int(f.get("id"), -1): f for f in _dicts(report, "fits")}
+    fits = {_int(f.get("id"), -1): f for f in dicts(report, "fits")}
     rows = _int(ev.get("rows"))
     out = []
     for b in ev.get("behind", []) if isinstance(ev.get("behind"), list) else []:
@@ -121,7 +121,7 @@ def _fitted_on_evaluated(report: dict[str, Any]) -> list[Finding]:
 def _target(report: dict[str, Any]) -> list[Finding]:
     evaluated_models = {e.get("model") for e in outer_evaluations(report)}
     out = []
-    for fit in _dicts(report, "fits"):
+    for fit in dicts(report, "fits"):
         cols = [str(c)[:60] for c in fit.get("target_columns", []) or []][:3]
         if cols and fit.get("id") in evaluated_models:
             out.append(Finding("target", str(fit.get("file")), _int(fit.get("line")),
@@ -133,14 +133,14 @@ def _target(report: dict[str, Any]) -> list[Finding]:
 
 def _temporal(report: dict[str, Any]) -> list[Finding]:
     out = []
-    for s in _dicts(report, "splits"):
+    for s in dicts(report, "splits"):
         if s.get("temporal") is True and s.get("shuffled") is True:
             out.append(Finding("temporal", str(s.get("file")), _int(s.get("line")),
                                f"{s.get('how')} at line {s.get('line')} shuffles a time series:"
                                " rows from the future end up in training, rows from the past "
                                "in the test set", fix("temporal")))
     evaluated_models = {e.get("model") for e in outer_evaluations(report)}
-    for fit in _dicts(report, "fits"):
+    for fit in dicts(report, "fits"):
         if fit.get("id") not in evaluated_models:
             continue
         for site in fit.get("future_sites", []) or []:
@@ -157,7 +157,7 @@ def _groups(report: dict[str, Any]) -> list[Finding]:
     """Splits that put the same entity (patient, user, match) on both sides."""
     out: list[Finding] = []
     seen: set[tuple[str, int]] = set()
-    for s in _dicts(report, "splits"):
+    for s in dicts(report, "splits"):
         g = s.get("groups")
         place = (str(s.get("file")), _int(s.get("line")))
         if isinstance(g, list) and len(g) == 3 and place not in seen:
@@ -175,7 +175,7 @@ def _groups(report: dict[str, Any]) -> list[Finding]:
 def _best_score(report: dict[str, Any]) -> list[Finding]:
     outer = outer_evaluations(report)
     out = []
-    for read in _dicts(report, "best_score_reads"):
+    for read in dicts(report, "best_score_reads"):
         if read.get("searched_in_fold") is True:
             continue
         after = [e for e in outer if _int(e.get("seq")) > _int(read.get("fit_seq"))]

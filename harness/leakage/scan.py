@@ -207,7 +207,7 @@ def merge(run: list[Finding], code: list[Finding], report: dict[str, Any],
     found no leak, is dropped: the run proved that line clean. Repeated test scoring is
     only a finding when the run saw it and the source shows the best one being kept.
     """
-    fitted = {(str(f.get("file")), f.get("line")) for f in judging._dicts(report, "fits")}
+    fitted = {(str(f.get("file")), f.get("line")) for f in judging.dicts(report, "fits")}
     repeated = judging.repeated_test_scoring(report)
     out: dict[tuple[str, str, int], Finding] = {}
     used: set[int] = set()
@@ -236,7 +236,7 @@ def merge(run: list[Finding], code: list[Finding], report: dict[str, Any],
 
 
 def _value(report: dict[str, Any], file: str, line: int, ordinal: int) -> float | None:
-    for e in judging._dicts(report, "evaluations"):
+    for e in judging.dicts(report, "evaluations"):
         if (e.get("file"), e.get("line"), e.get("ordinal")) == (file, line, ordinal):
             v = e.get("value")
             return float(v) if isinstance(v, (int, float)) and np.isfinite(v) else None
