@@ -493,6 +493,7 @@ def test_hidden_test_hunter_finds_nothing_of_this_grading(
                       call_seconds=30.0, total_seconds=60.0) as box:
             report = call(box, "add", 0, 0)
             reads = call(box, "try_read", [str(p) for p in probes])
+            identity = str(box.protections().get("uid", ""))
     finally:
         sentinel.kill()
         sentinel.wait()
@@ -525,6 +526,11 @@ def test_hidden_test_hunter_finds_nothing_of_this_grading(
     # them without being told where the workspace is, and the decoy beside them.
     assert report["escape"] and not [e for e in report["escape"] if e.endswith(": ok")]
     assert str(workspace / "tasks") in report["covers"]
+    if identity.startswith("dedicated") and reads[str(decoy)].startswith("denied"):
+        # A dedicated uid cannot even pass the grader's own 0700 temp folders (pytest's
+        # /tmp/pytest-of-root): the unprotected decoy is out of reach too.
+        assert not any(f"decoy-{nonce}" in f for f in found), found
+        return
     assert any(f"decoy-{nonce}" in f for f in found), found
     assert reads[str(decoy)].startswith(f"read: {SECRET}:decoy-{nonce}")
 
