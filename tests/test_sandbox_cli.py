@@ -43,7 +43,7 @@ import pytest
 import harness
 from harness import history, notebooks
 from harness.sandbox import capabilities
-from tests.conftest import FIXTURES, ROOT, SECRET
+from tests.conftest import FIXTURES, ROOT, SECRET, marked_processes
 
 HOSTILE = FIXTURES / "hostile"
 #: Timed in the API suites (tests/test_sandbox_hostile.py, tests/test_notebooks.py).
@@ -198,26 +198,6 @@ def listeners(tmp_path: Path) -> Iterator[tuple[dict[str, str], dict[str, list[s
                 got = repr(s.recv(100)) if kind == "udp" else repr(s.accept()[1])
                 received.setdefault(kind, []).append(got)
             s.close()
-
-
-def marked_processes(markers: list[str]) -> dict[int, str]:
-    """Processes whose working folder or command line holds one of ``markers``."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) == os.getpid():
-            continue
-        try:
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-        except OSError:
-            cwd = ""
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            cmdline = ""
-        if any(m in cwd or m in cmdline for m in markers):
-            found[int(entry)] = f"cwd={cwd} cmdline={cmdline[:160]}"
-    return found
 
 
 def tree(root: Path, skip: tuple[str, ...] = (),

@@ -38,7 +38,7 @@ from harness.plugin import BoxSession
 from harness.results import VERDICTS, Result
 from harness.sandbox import Box, BoxFailure, BoxSpec, Budget, capabilities, make_grader_non_dumpable
 from harness.sandbox.box import boxes_root, private_tmp
-from tests.conftest import FIXTURES, SECRET
+from tests.conftest import FIXTURES, SECRET, marked_processes
 
 HOSTILE = FIXTURES / "hostile"
 TASK_ID = "phase0/add"
@@ -118,26 +118,6 @@ def call(box: Box, name: str, *args: Any) -> Any:
     return reply["value"]
 
 
-def marked_processes(marker: str) -> dict[int, str]:
-    """Processes with ``marker`` in their working directory or command line."""
-    found = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            cwd = os.readlink(f"/proc/{entry}/cwd")
-        except OSError:
-            cwd = ""
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as fh:
-                cmdline = fh.read().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            cmdline = ""
-        if marker in cwd or marker in cmdline:
-            found[int(entry)] = f"cwd={cwd} cmdline={cmdline[:120]}"
-    return found
-
-
 class ProcessWatch:
     """Counts marked processes every few milliseconds while a grading runs."""
 
@@ -149,7 +129,7 @@ class ProcessWatch:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            now = marked_processes(self.marker)
+            now = marked_processes([self.marker])
             self.peak = max(self.peak, len(now))
             self._stop.wait(0.02)
 
@@ -274,7 +254,7 @@ def test_fork_bomb_in_add_is_bounded_and_leaves_no_process(grade_source: Grade) 
     with ProcessWatch(marker) as watch:
         result, seconds = graded(grade_source, hostile("fork_bomb_in_add",
                                                        NONCE=marker.rsplit("-", 1)[1]))
-    left = marked_processes(marker)
+    left = marked_processes([marker])
     kill_leftovers(left)
     assert_consistent(result)
     assert result.verdict == "timeout" and result.score == 0
@@ -293,7 +273,7 @@ def test_fork_daemons_at_import_hit_the_limit_and_die_with_the_box(grade_source:
     marker = f"hostile-fork-daemon-{nonce}"
     with ProcessWatch(marker) as watch:
         result, _ = graded(grade_source, hostile("fork_bomb_at_import", NONCE=nonce))
-    left = marked_processes(marker)
+    left = marked_processes([marker])
     kill_leftovers(left)
     assert_consistent(result)
     assert watch.peak >= 5, "the daemons never started: the test proves nothing"
