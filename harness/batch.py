@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import re
-import shutil
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -154,7 +153,7 @@ def content_sha256(task: tasks.Task, path: Path) -> str:
     try:
         return digest(staged)
     finally:
-        shutil.rmtree(staged, ignore_errors=True)
+        submissions.unstage(staged)
 
 
 def key_of(job: Job, task: tasks.Task) -> ledger.Key:

@@ -24,7 +24,6 @@ import importlib.util
 import json
 import math
 import platform
-import shutil
 import statistics
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
@@ -127,7 +126,7 @@ def run_bench(task: Task, path: Path | None, settings: Settings,
             progress(f"n={n}")
     finally:
         session.close()
-        shutil.rmtree(staged, ignore_errors=True)
+        submissions.unstage(staged)
     env = {"machine": platform.machine(), "python": platform.python_version(),
            "numpy": np.__version__, "grader_blas": device.blas_pools(), "child_threads": 1,
            "load": timing.machine_load(), "sandbox": session.protections.get("level")}

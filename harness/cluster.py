@@ -79,7 +79,7 @@ def submission_of(work: Work) -> tuple[Files, str]:
                 f"submission/{sub.entry}"
         return read_tree(staged, "submission/solution"), "submission/solution"
     finally:
-        shutil.rmtree(staged, ignore_errors=True)
+        submissions.unstage(staged)
 
 
 def grade_shipped(task_id: str, pack: Files, submission: Files, entry: str,

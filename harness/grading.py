@@ -13,7 +13,6 @@ import dataclasses
 import hashlib
 import io
 import os
-import shutil
 import stat
 import sys
 from pathlib import Path
@@ -52,7 +51,7 @@ def grade(task: Task, path: Path | None, settings: Settings, mode: Mode = "submi
         return _grade_staged(task, sub, staged, settings, mode, requested_device, started,
                              required_level, fail_fast)
     finally:
-        shutil.rmtree(staged, ignore_errors=True)
+        submissions.unstage(staged)
 
 
 def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, settings: Settings,
@@ -145,6 +144,7 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
         duration_s=round(clock.monotonic() - started, 3),
         device=device.describe(requested_device, selection),
         sandbox={**session.protections, "no_survivors": session.all_clean,
+                 "teardown": shown(teardown_text(session.protections, session.leftovers)),
                  "cpu_time_s": None if session.cpu_seconds is None
                  else round(session.cpu_seconds, 3),
                  "required": required_level, "hidden_tests_run": not withheld},
@@ -152,6 +152,15 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
         output={"stdout": stdout, "stderr": stderr}, submission_format=sub.format,
         notebook=notebook_feedback.record(nb, cells) if nb else {},
     )
+
+
+def teardown_text(protections: dict[str, Any], leftovers: list[str]) -> str:
+    """How the box was torn down, and what of its scratch could not be removed (the
+    verdict stands either way; the next start retries, ``grade doctor`` lists them)."""
+    how = str(protections.get("teardown", ""))
+    if not leftovers:
+        return how + ("; scratch removed" if how else "")
+    return f"{how}; scratch NOT fully removed: " + "; ".join(leftovers[:5])
 
 
 def shown(text: str) -> str:

@@ -24,3 +24,5 @@ class Limits:
     file_size_bytes: int = 64 * MiB
     frame_bytes: int = 256 * MiB
     max_elements: int = 50_000_000
+    disk_bytes: int = 256 * MiB  # scratch: a tmpfs of this size, or the grader's watchdog
+    files: int = 10_000  # scratch: files and folders (tmpfs inodes, or the watchdog)

@@ -48,6 +48,7 @@ class BoxSession:
     outputs: list[tuple[str, str]] = field(default_factory=list)
     protections: dict[str, Any] = field(default_factory=dict)
     all_clean: bool = True
+    leftovers: list[str] = field(default_factory=list)  # what teardowns could not remove
     cpu_seconds: float | None = None  # every box's CPU time (cgroup accounting), summed
 
     def start(self) -> LoadReport:
@@ -88,6 +89,7 @@ class BoxSession:
                                        f"{self.spec.limits.output_bytes} bytes and was stopped"))
             self.outputs.append(self.box.output())
             self.all_clean &= self.box.close()
+            self.leftovers += self.box.leftovers
             if self.box.cpu_seconds is not None:
                 self.cpu_seconds = (self.cpu_seconds or 0.0) + self.box.cpu_seconds
             self.box = None
@@ -196,10 +198,10 @@ class GraderPlugin:
 
     def pytest_sessionfinish(self) -> None:
         if self.reference_session is not None:
-            import shutil
+            from harness import submissions
 
             self.reference_session.close()
-            shutil.rmtree(self.reference_session.spec.source, ignore_errors=True)
+            submissions.unstage(self.reference_session.spec.source)
             self.reference_session = None
 
     def pytest_configure(self, config: pytest.Config) -> None:

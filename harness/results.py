@@ -12,9 +12,10 @@ from typing import Any, Literal
 
 SCHEMA_VERSION = 1
 Verdict = Literal["graded", "submission_error", "timeout", "memory_limit", "output_limit",
-                  "crashed"]
+                  "disk_limit", "crashed"]
 Status = Literal["pass", "fail", "error", "skip"]
-VERDICTS = ("graded", "submission_error", "timeout", "memory_limit", "output_limit", "crashed")
+VERDICTS = ("graded", "submission_error", "timeout", "memory_limit", "output_limit",
+            "disk_limit", "crashed")
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import os
-import shutil
 import stat
 import tempfile
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import SubmissionNotFound
+from harness.sandbox import scratch
 from harness.tasks import Task
 
 MAX_FILE_BYTES = 5 << 20
@@ -89,9 +89,23 @@ def _with_note(sub: Submission, given: Path | None, candidates: Sequence[Path | 
                       "notebook")
 
 
+_HELD: dict[Path, int] = {}
+
+
+def unstage(staged: Path) -> list[str]:
+    """Remove a staged copy (a weak box may have written into it); never raises. Returns
+    what could not be removed."""
+    fd = _HELD.pop(staged, -1)
+    if fd >= 0:
+        os.close(fd)
+    return scratch.remove_tree(staged)
+
+
 def stage(sub: Submission, parent: Path) -> Path:
-    """Copy the submission into a fresh folder under ``parent``: regular files only, capped."""
+    """Copy the submission into a fresh folder under ``parent``: regular files only, capped.
+    The folder stays locked (a live grading's, never swept) until :func:`unstage`."""
     dest = Path(tempfile.mkdtemp(prefix="stage-", dir=parent))
+    _HELD[dest] = scratch.hold(dest)
     if sub.format in ("module", "notebook"):
         # An oversized notebook is staged cut short: parsing it reports a submission error.
         notebook = sub.format == "notebook"
@@ -110,7 +124,7 @@ def stage(sub: Submission, parent: Path) -> Path:
             count += 1
             total += st.st_size
             if count > MAX_FILES or total > MAX_TOTAL_BYTES:
-                shutil.rmtree(dest)
+                unstage(dest)
                 raise SubmissionNotFound(f"{sub.path} is too large to grade "
                                          f"(over {MAX_FILES} files or {MAX_TOTAL_BYTES >> 20} MiB)")
             (dest / rel).mkdir(parents=True, exist_ok=True)

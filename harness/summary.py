@@ -20,6 +20,7 @@ VERDICT_TEXT = {
     "timeout": "time limit reached",
     "memory_limit": "memory limit reached",
     "output_limit": "output limit reached",
+    "disk_limit": "disk limit reached: too much written to the scratch folder",
     "crashed": "the submission's process crashed",
 }
 

@@ -103,7 +103,8 @@ class Task:
 _TOP_KEYS = {"title", "phase", "kind", "version", "description", "interface", "formats",
              "limits", "device", "datasets", "checks", "preload", "entry"}
 _LIMIT_KEYS = {"call_seconds": float, "total_seconds": float, "load_seconds": float,
-               "cpu_seconds": int, "memory_mb": int, "output_kb": int, "processes": int}
+               "cpu_seconds": int, "memory_mb": int, "output_kb": int, "processes": int,
+               "disk_mb": int, "files": int}
 
 
 def _need(data: dict[str, Any], key: str, typ: type, path: Path, where: str = "") -> Any:
@@ -217,6 +218,8 @@ def _limits(raw: Any, path: Path) -> Limits:
         memory_bytes=values["memory_mb"] << 20 if "memory_mb" in values else base.memory_bytes,
         output_bytes=values["output_kb"] << 10 if "output_kb" in values else base.output_bytes,
         processes=values.get("processes", base.processes),
+        disk_bytes=values["disk_mb"] << 20 if "disk_mb" in values else base.disk_bytes,
+        files=values.get("files", base.files),
     )
 
 

@@ -22,7 +22,8 @@ def main() -> None:
     if cfg.get("namespaces"):
         report.update(lockdown.close_namespaces(cfg["scratch"], cfg.get("boxes_root"),
                                                 cfg.get("masks", []), cfg.get("root_dir"),
-                                                cfg.get("binds"), drop, reach))
+                                                cfg.get("binds"), drop, reach,
+                                                scratch_limits(cfg)))
     elif drop is not None:
         report.update(identity.private_mounts(reach, *drop))
         if "reach_error" in report:
@@ -67,6 +68,14 @@ def main() -> None:
     conn.send_bytes(wire.encode_message({"op": "ready", "names": names, "lockdown": report}, {}))
     sys.stdout.flush()
     shim.Server(conn, module, cfg["workdir"], int(cfg.get("max_frame", 64 << 20))).serve()
+
+
+def scratch_limits(cfg: dict[str, object]) -> tuple[int, int] | None:
+    """(bytes, files) for a tmpfs scratch, when the grader asked for one."""
+    raw = cfg.get("scratch_limits")
+    if isinstance(raw, list) and len(raw) == 2 and all(isinstance(v, int) for v in raw):
+        return raw[0], raw[1]
+    return None
 
 
 if __name__ == "__main__":

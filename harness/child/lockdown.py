@@ -22,13 +22,16 @@ apply; the report says which steps took effect, and the grader records it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import glob
 import os
 import platform
 import resource
+import shutil
 import stat
 import struct
+from collections.abc import Callable
 from typing import Any
 
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_BIND, MS_REC = 2, 4, 8, 4096, 16384
@@ -88,6 +91,38 @@ def _tmpfs(libc: Any, path: str, options: bytes) -> None:
            f"tmpfs {path}")
 
 
+def scratch_tmpfs(libc: Any, target: str, source_fd: int, disk_bytes: int, files: int,
+                  owner: tuple[int, int] | None) -> dict[str, Any]:
+    """Mount a size- and inode-limited tmpfs at ``target`` and copy the grader's scratch
+    (``source_fd``: the submission's copy, ``home``, ``tmp``) into it. The box writes only
+    there; the whole of it goes with the mount namespace when the box's last process ends,
+    so nothing it writes ever reaches the grader's disk or its teardown."""
+    source = f"/proc/self/fd/{source_fd}"
+    copied_bytes = copied = 0
+    for folder, dirs, names in os.walk(source):
+        copied += len(dirs) + len(names)
+        for name in names:
+            with contextlib.suppress(OSError):
+                copied_bytes += os.lstat(os.path.join(folder, name)).st_size
+    size = disk_bytes + copied_bytes + 64 * 1024 * (copied + 1)  # a block or so per file
+    options = f"size={size},nr_inodes={files + copied + 8},mode=700"
+    if owner is not None:
+        options += f",uid={owner[0]},gid={owner[1]}"
+    _tmpfs(libc, target, options.encode())
+    for name in os.listdir(source):
+        src, dst = os.path.join(source, name), os.path.join(target, name)
+        if os.path.isdir(src) and not os.path.islink(src):
+            shutil.copytree(src, dst, symlinks=True)
+        else:
+            shutil.copy2(src, dst, follow_symlinks=False)
+    if owner is not None:
+        os.lchown(target, *owner)
+        for folder, dirs, names in os.walk(target):
+            for name in dirs + names:
+                os.lchown(os.path.join(folder, name), *owner)
+    return {"scratch": f"tmpfs {disk_bytes >> 20} MiB, {files} files", "scratch_size": size}
+
+
 def _bind_into(libc: Any, root: str, path: str) -> bool:
     """Make ``path`` appear at the same place under ``root`` (links are re-created)."""
     target = root + path
@@ -109,14 +144,14 @@ def _bind_into(libc: Any, root: str, path: str) -> bool:
     return True
 
 
-def _enter_new_root(libc: Any, root: str, binds: list[str], scratch_fd: int,
-                    scratch: str) -> list[str]:
+def _enter_new_root(libc: Any, root: str, binds: list[str], scratch: str,
+                    place_scratch: Callable[[str], None], files: int) -> list[str]:
     """Build a root from an allow-list of read-only binds, a minimal /dev, the PID
     namespace's /proc, a private /tmp and the scratch folder; pivot into it."""
     _tmpfs(libc, root, b"size=16m,mode=755")
     # The private /tmp first: allow-listed paths under /tmp (a checkout's venv) and the
     # scratch folder are then bound inside it instead of being hidden by it.
-    _tmpfs(libc, root + "/tmp", b"size=64m,mode=1777")
+    _tmpfs(libc, root + "/tmp", f"size=64m,nr_inodes={files},mode=1777".encode())
     bound = []
     for path in sorted(set(binds), key=lambda p: (p.count("/"), p)):
         if os.path.lexists(path) and _bind_into(libc, root, path):
@@ -133,13 +168,12 @@ def _enter_new_root(libc: Any, root: str, binds: list[str], scratch_fd: int,
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"{root}/dev/{name}")
-    _tmpfs(libc, root + "/dev/shm", b"size=64m,mode=1777")
+    _tmpfs(libc, root + "/dev/shm", f"size=64m,nr_inodes={files},mode=1777".encode())
     os.makedirs(root + "/proc", exist_ok=True)
     _check(libc.mount(b"/proc", (root + "/proc").encode(), None, MS_BIND | MS_REC, None),
            "bind /proc")
     os.makedirs(root + scratch, exist_ok=True)
-    _check(libc.mount(f"/proc/self/fd/{scratch_fd}".encode(), (root + scratch).encode(), None,
-                      MS_BIND, None), "bind scratch")
+    place_scratch(root + scratch)
     os.chdir(root)
     _check(libc.syscall(SYS_PIVOT_ROOT.get(platform.machine(), 155), b".", b"."), "pivot_root")
     _check(libc.umount2(b".", MNT_DETACH), "detach the old root")
@@ -206,8 +240,8 @@ def open_the_way(paths: list[str], uid: int, gid: int) -> list[str]:
 
 def close_namespaces(scratch: str, boxes_root: str | None, masks: list[str],
                      root_dir: str | None = None, binds: list[str] | None = None,
-                     drop_to: tuple[int, int] | None = None, reach: list[str] | None = None
-                     ) -> dict[str, Any]:
+                     drop_to: tuple[int, int] | None = None, reach: list[str] | None = None,
+                     scratch_limits: tuple[int, int] | None = None) -> dict[str, Any]:
     """Hide what the child must not see, make the tree read-only but scratch, lock it all.
 
     With ``root_dir`` and ``binds`` the child gets a new root holding only the allow-listed
@@ -216,7 +250,9 @@ def close_namespaces(scratch: str, boxes_root: str | None, masks: list[str],
     user+mount namespace, or as real root in fresh mount, PID and network namespaces when
     the child will then drop to the uid and gid ``drop_to``: the folders on the way to
     ``reach`` are then opened to that uid, and the lock is its lack of capabilities instead
-    of a nested user namespace. Returns what it did.
+    of a nested user namespace. With ``scratch_limits`` (bytes, files) the scratch is a
+    tmpfs of that size holding a copy of the grader's folder (:func:`scratch_tmpfs`);
+    without, the grader's folder itself is bound. Returns what it did.
     """
     libc = _libc()
     uid, gid = os.getuid(), os.getgid()
@@ -225,16 +261,25 @@ def close_namespaces(scratch: str, boxes_root: str | None, masks: list[str],
     bound: list[str] = []
     # Keep a handle on our own scratch before covering the folder that holds it.
     scratch_fd = os.open(scratch, os.O_PATH | os.O_DIRECTORY)
+    placed: dict[str, Any] = {}
+
+    def place_scratch(target: str) -> None:
+        if scratch_limits is None:
+            _check(libc.mount(f"/proc/self/fd/{scratch_fd}".encode(), target.encode(), None,
+                              MS_BIND, None), "bind scratch")
+        else:
+            placed.update(scratch_tmpfs(libc, target, scratch_fd, *scratch_limits, drop_to))
+
+    files = scratch_limits[1] if scratch_limits else 1 << 20
     if root_dir and binds is not None:
-        bound = _enter_new_root(libc, root_dir, binds, scratch_fd, scratch)
+        bound = _enter_new_root(libc, root_dir, binds, scratch, place_scratch, files)
         writable = [scratch, "/tmp", "/dev/shm"]
     else:
         if boxes_root and os.path.isdir(boxes_root):
             _tmpfs(libc, boxes_root, b"size=1m,mode=755")
             os.makedirs(scratch, exist_ok=True)
             masked.append(boxes_root)
-        _check(libc.mount(f"/proc/self/fd/{scratch_fd}".encode(), scratch.encode(), None,
-                          MS_BIND, None), "bind scratch")
+        place_scratch(scratch)
         writable = [scratch]
     os.close(scratch_fd)
     opened = open_the_way([os.path.realpath(p) for p in reach or []], *drop_to) \
@@ -268,7 +313,7 @@ def close_namespaces(scratch: str, boxes_root: str | None, masks: list[str],
     # in this mount namespace's user namespace, and any user namespace it could create
     # would inherit them locked (the seccomp filter refuses creating one anyway).
     return {"masked": masked, "read_only_root": True, "locked": True,
-            "allow_list": bool(root_dir), "bound": bound, "reach": opened}
+            "allow_list": bool(root_dir), "bound": bound, "reach": opened, **placed}
 
 
 def set_limits(limits: dict[str, int]) -> dict[str, int]:

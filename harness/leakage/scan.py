@@ -23,7 +23,7 @@ from harness.errors import SubmissionNotFound
 from harness.leakage import judge as judging
 from harness.leakage.judge import Finding
 from harness.limits import Limits
-from harness.sandbox import BoxFailure, BoxSpec, Budget
+from harness.sandbox import BoxFailure, BoxSpec, Budget, scratch
 from harness.sandbox.box import Box, boxes_root
 
 #: at most this many evaluations are re-run to measure a leak's impact
@@ -161,7 +161,7 @@ def scan(path: Path, limits: Limits = DEFAULT_LIMITS, impact: bool = True,
         result.verdict = "leakage" if found else "clean"
         return result
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        scratch.remove_tree(work)
         try:
             result.seconds = time.monotonic() - started
         except UnboundLocalError:

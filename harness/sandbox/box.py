@@ -20,13 +20,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness import clock, wire
+from harness.errors import SandboxError
 from harness.limits import Limits
+from harness.sandbox import scratch as scratch_tree
 from harness.sandbox.cells import CellLog, CellProtocolError, NotebookPlan
 from harness.sandbox.layout import allow_list
 from harness.sandbox.platform import Capabilities, capabilities, count_user_processes
 from harness.sandbox.process import ChildProcess
 
-FailureKind = Literal["timeout", "memory_limit", "output_limit", "crashed"]
+FailureKind = Literal["timeout", "memory_limit", "output_limit", "disk_limit", "crashed"]
 
 
 @dataclass(frozen=True)
@@ -85,12 +87,43 @@ def special_files(folder: str, names: list[str]) -> set[str]:
     return special
 
 
+_SWEPT: set[Path] = set()
+#: Free space a box needs beside its scratch limit (the staged copy, the grader's files).
+DISK_MARGIN = 64 << 20
+
+
 def boxes_root() -> Path:
-    """The folder holding every box's scratch (covered inside each box)."""
+    """The folder holding every box's scratch (covered inside each box). The first call
+    in a process removes what dead graders left there (:func:`scratch.sweep`)."""
     uid = os.getuid() if hasattr(os, "getuid") else 0
     root = Path(tempfile.gettempdir()) / f"harness-boxes-{uid}"
     root.mkdir(mode=0o700, exist_ok=True)
+    if root not in _SWEPT:
+        _SWEPT.add(root)
+        scratch_tree.sweep(root)
     return root
+
+
+def leftovers() -> list[Path]:
+    """Box folders of dead graders still under the boxes' folder (``grade doctor``)."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return list(scratch_tree.stale(Path(tempfile.gettempdir()) / f"harness-boxes-{uid}",
+                                   min_age=0))
+
+
+def ensure_room(root: Path, limits: Limits, tmpfs: bool) -> None:
+    """Refuse to start a box beside a full disk: where the box writes to the grader's disk
+    (no tmpfs) it needs its whole scratch limit free, elsewhere only a margin."""
+    try:
+        st = os.statvfs(root)
+    except OSError:
+        return
+    free = st.f_bavail * st.f_frsize
+    need = DISK_MARGIN + (0 if tmpfs else limits.disk_bytes)
+    if free < need:
+        raise SandboxError(f"only {free >> 20} MiB free under {root}; a box needs "
+                           f"{need >> 20} MiB there", hint="free some space (`grade doctor` "
+                           "lists leftovers of earlier gradings), or point TMPDIR elsewhere")
 
 
 def private_tmp() -> Path:
@@ -121,12 +154,19 @@ class Box:
 
     def start(self) -> LoadReport:
         """Launch the child, send its configuration, wait for it to load the submission."""
+        limits = self.spec.limits
+        ensure_room(boxes_root(), limits, self.caps.namespaces)
         scratch = Path(tempfile.mkdtemp(prefix="box-", dir=boxes_root()))
         work = scratch / "work"
-        shutil.copytree(self.spec.source, work, symlinks=True, ignore=special_files)
-        limits = self.spec.limits
-        self.child = ChildProcess(self.caps, scratch, limits.output_bytes, self.stdout_limit * 4,
-                                  limits.processes, limits.resident_bytes or limits.memory_bytes)
+        try:
+            shutil.copytree(self.spec.source, work, symlinks=True, ignore=special_files)
+            self.child = ChildProcess(self.caps, scratch, limits.output_bytes,
+                                      self.stdout_limit * 4, limits.processes,
+                                      limits.resident_bytes or limits.memory_bytes,
+                                      limits.disk_bytes, limits.files)
+        except BaseException:
+            scratch_tree.remove_tree(scratch)
+            raise
         uid = self.child.uid
         nproc = 0
         if uid is not None:
@@ -143,6 +183,8 @@ class Box:
             "landlock_read": [*allow_list(), "/proc", "/dev"] if self.caps.landlock else [],
             "landlock_write": [str(scratch), "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
                                "/dev/urandom", "/dev/shm"] if self.caps.landlock else [],
+            "scratch_limits": [limits.disk_bytes, limits.files] if self.caps.namespaces
+            else None,
             "workdir": str(work), "entry": str(work / self.spec.entry),
             "folder": self.spec.folder, "names": list(self.spec.names),
             "notebook": self.spec.notebook is not None, "trace_program": self.spec.trace,
@@ -162,6 +204,8 @@ class Box:
                 self.child.kill("protocol")
                 raise BoxFailure("crashed", f"the notebook's process broke the protocol ({exc})"
                                  ) from None
+        if self.child.check_scratch():  # e.g. a load error that is really a full scratch
+            raise self._failure(limits.load_seconds, "loading")
         raw = header.get("lockdown")
         lockdown: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if header.get("op") == "ready" and isinstance(header.get("names"), dict):
@@ -182,12 +226,18 @@ class Box:
         return str(root)
 
     def close(self) -> bool:
-        """Stop the child and remove its scratch; True when nothing survived."""
+        """Stop the child and remove its scratch; True when nothing survived. What could
+        not be removed is kept in :attr:`leftovers`, never raised."""
         if self.child is None:
             return True
         clean = self.child.teardown()
         self.cpu_seconds = self.child.cpu_seconds
         return clean
+
+    @property
+    def leftovers(self) -> list[str]:
+        """What the teardown could not remove (empty when the scratch is gone)."""
+        return self.child.leftovers if self.child is not None else []
 
     @property
     def alive(self) -> bool:
@@ -225,7 +275,8 @@ class Box:
         finally:
             timer.cancel()
             self.budget.spent += clock.monotonic() - start
-        if frame is None or child.killed_reason is not None:
+        if frame is None or child.killed_reason is not None or \
+                (child.tmpfs_scratch and child.check_scratch()):
             raise self._failure(limit, doing)
         try:
             return wire.decode_message(frame, max_elements=self.spec.limits.max_elements)
@@ -245,6 +296,11 @@ class Box:
             return BoxFailure("output_limit", f"the submission printed more than "
                               f"{self.spec.limits.output_bytes} bytes and was stopped")
         resident = self.spec.limits.resident_bytes or self.spec.limits.memory_bytes
+        if reason == "disk_limit":
+            limits = self.spec.limits
+            return BoxFailure("disk_limit", f"the submission {child.disk_message} (limit "
+                              f"{limits.disk_bytes >> 20} MiB and {limits.files} files, the "
+                              f"task's disk_mb and files) and was stopped while {doing}")
         if reason == "memory_limit":
             return BoxFailure("memory_limit", f"the submission's processes held more than "
                               f"{resident >> 20} MiB of resident memory and were stopped "
@@ -330,6 +386,10 @@ class Box:
             "teardown": "cgroup.kill" if cgroup is not None and caps.cgroups.has("kill")
             else "SIGKILL to the process group" + (" and the cgroup" if cgroup else "") +
             (" and the box uid" if self.child is not None and self.child.uid else ""),
+            "scratch": f"own tmpfs of {limits.disk_bytes >> 20} MiB and {limits.files} files, "
+            "gone with the box's mount namespace" if caps.namespaces else
+            f"grader's watchdog: {limits.disk_bytes >> 20} MiB, {limits.files} files, "
+            f"{scratch_tree.MAX_DEPTH} levels",
             "cpu_seconds": limits.cpu_seconds,
             "call_seconds": limits.call_seconds,
             "output_bytes": limits.output_bytes,

@@ -5,18 +5,19 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from harness.sandbox import macos, resident, uids
+from harness.sandbox import scratch as scratch_tree
 from harness.sandbox.cgroups import BoxCgroup
 from harness.sandbox.platform import Capabilities
 
@@ -29,6 +30,9 @@ PASS_THROUGH = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 JOIN_CGROUPS = ('while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 126; shift; done; '
                 'shift; exec "$@"')
 WATCH_INTERVAL = 0.1
+#: The slowest pace of the scratch watchdog where it walks the tree (no tmpfs), and the
+#: share of the time it may spend walking (it slows down on a large tree).
+SCAN_INTERVAL, SCAN_SHARE = 0.25, 0.1
 #: CSI and other ESC sequences, C0 controls but newline and tab, DEL and C1 controls (the
 #: 8-bit CSI U+009B and OSC U+009D act like ESC [ and ESC ] on terminals that honour C1).
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -118,8 +122,15 @@ class ChildProcess:
     """One sandboxed child: the process, its channel, its output and its scratch."""
 
     def __init__(self, caps: Capabilities, scratch: Path, output_cap: int,
-                 keep_output: int, processes: int, resident_bytes: int = 0) -> None:
+                 keep_output: int, processes: int, resident_bytes: int = 0,
+                 disk_bytes: int = 0, files: int = 0) -> None:
         self.scratch = scratch
+        #: Where the box writes: its own tmpfs (mount namespace levels) or the folder itself.
+        self.tmpfs_scratch = caps.namespaces
+        self.disk_bytes, self.files = disk_bytes, files
+        self.disk_message = ""
+        self.leftovers: list[str] = []
+        self._held = scratch_tree.hold(scratch)
         self.output_overflow = False
         self.killed_reason: str | None = None
         self.resident_limit = resident_bytes if caps.rss_watchdog else 0
@@ -163,6 +174,8 @@ class ChildProcess:
         self.readers = [threading.Thread(target=o.run, daemon=True) for o in self.outputs]
         if self.resident_limit:
             self.readers.append(threading.Thread(target=self._watch_resident, daemon=True))
+        if self.disk_bytes or self.files:
+            self.readers.append(threading.Thread(target=self._watch_scratch, daemon=True))
         for t in self.readers:
             t.start()
 
@@ -184,6 +197,35 @@ class ChildProcess:
             if resident.tree_resident(self.proc.pid, members) > self.resident_limit:
                 self.kill("memory_limit")
                 return
+
+    def scratch_over(self) -> str:
+        """Why the box's scratch is past its limits ("" while it is not)."""
+        if self.tmpfs_scratch:
+            # The box's own mount, seen through its process: full means a write was refused.
+            kids = _children(self.proc.pid)
+            return scratch_tree.tmpfs_over(f"/proc/{kids[0]}/root{self.scratch}", self.files) \
+                if kids else ""
+        return scratch_tree.usage(self.scratch, self.disk_bytes, self.files).over
+
+    def check_scratch(self) -> bool:
+        """Stop the box if its scratch is past its limits; True when it was."""
+        if self.disk_message:
+            return True
+        over = self.scratch_over()
+        if over:
+            self.disk_message = over
+            self.kill("disk_limit")
+        return bool(over)
+
+    def _watch_scratch(self) -> None:
+        """Stop the box when its scratch passes its size, file-count or depth limit."""
+        pause = WATCH_INTERVAL if self.tmpfs_scratch else SCAN_INTERVAL
+        while not self._stop.wait(pause) and self.proc.poll() is None:
+            began = time.monotonic()
+            if self.check_scratch():
+                return
+            if not self.tmpfs_scratch:
+                pause = max(SCAN_INTERVAL, (time.monotonic() - began) / SCAN_SHARE)
 
     def kill(self, reason: str) -> None:
         """Stop the whole child tree now; the first reason given is kept."""
@@ -208,6 +250,9 @@ class ChildProcess:
     def _release(self) -> None:
         if self.lease is not None:
             self.lease.release()
+        if self._held >= 0:
+            os.close(self._held)
+            self._held = -1
 
     def output(self, limit: int) -> tuple[str, str]:
         """Learner-visible stdout and stderr so far, cleaned."""
@@ -234,9 +279,10 @@ class ChildProcess:
             clean &= uids.kill_all(self.uid)
             if self.shared_tmp:
                 uids.remove_files(self.uid)
-        remove_tree(self.scratch)
-        with contextlib.suppress(OSError):
-            self.scratch.with_name(self.scratch.name + ".root").rmdir()
+        self.leftovers = scratch_tree.remove_tree(self.scratch)
+        root = self.scratch.with_name(self.scratch.name + ".root")
+        if os.path.lexists(root):
+            self.leftovers += scratch_tree.remove_tree(root)
         self._release()  # a uid that kept a process is skipped by the next lease anyway
         return clean and self.proc.poll() is not None
 
@@ -251,16 +297,3 @@ class ChildProcess:
             except ValueError:
                 return f"killed by signal {-code}"
         return f"exited with status {code}"
-
-
-def remove_tree(path: Path) -> None:
-    """Delete a scratch folder without following links (rmtree is fd-based on Linux)."""
-    if not path.exists():
-        return
-    for root, dirs, _files in os.walk(path, followlinks=False):
-        for d in dirs:
-            p = os.path.join(root, d)
-            if not os.path.islink(p):
-                with contextlib.suppress(OSError):
-                    os.chmod(p, 0o700)
-    shutil.rmtree(path, ignore_errors=True)
