@@ -298,9 +298,11 @@ class Box:
         resident = self.spec.limits.resident_bytes or self.spec.limits.memory_bytes
         if reason == "disk_limit":
             limits = self.spec.limits
-            return BoxFailure("disk_limit", f"the submission {child.disk_message} (limit "
-                              f"{limits.disk_bytes >> 20} MiB and {limits.files} files, the "
-                              f"task's disk_mb and files) and was stopped while {doing}")
+            return BoxFailure("disk_limit", f"the submission {child.disk_message} and was "
+                              f"stopped while {doing}; scratch allows {limits.disk_bytes >> 20}"
+                              f" MiB and {limits.files} files and folders (the task's disk_mb "
+                              f"and files limits), nested at most {scratch_tree.MAX_DEPTH} "
+                              "levels deep")
         if reason == "memory_limit":
             return BoxFailure("memory_limit", f"the submission's processes held more than "
                               f"{resident >> 20} MiB of resident memory and were stopped "

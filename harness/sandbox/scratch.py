@@ -115,6 +115,10 @@ def _unlink(fd: int, name: str) -> bool | None:
 
 
 def _open_dir(fd: int, name: str, work: _Removal, where: str) -> int | None:
+    """Open a folder to empty it, made readable, writable and searchable first (its
+    entries cannot be removed otherwise, unless the grader is root)."""
+    if os.geteuid() != 0 if hasattr(os, "geteuid") else True:
+        _writable(fd, name)
     for attempt in (0, 1):
         try:
             return os.open(name, _DIR_FLAGS, dir_fd=fd)
@@ -307,7 +311,7 @@ def _over(total: int, files: int, depth: int, max_bytes: int, max_files: int,
     if total > max_bytes:
         return f"wrote more than {max_bytes >> 20} MiB to its scratch folder"
     if files > max_files:
-        return f"created more than {max_files} files and folders in its scratch folder"
+        return f"made more than {max_files} files and folders in its scratch folder"
     if depth > max_depth:
         return f"nested folders more than {max_depth} levels deep in its scratch folder"
     return ""
@@ -321,9 +325,9 @@ def tmpfs_over(path: str, max_files: int) -> str:
     except OSError:
         return ""
     if st.f_blocks and st.f_bavail * st.f_frsize < 64 * 1024:
-        return f"filled its scratch folder ({st.f_blocks * st.f_frsize >> 20} MiB)"
-    if st.f_files and st.f_files <= max_files + 16 and st.f_favail == 0:
-        return f"created more than {max_files} files and folders in its scratch folder"
+        return "filled its scratch folder (a write was refused: no space left)"
+    if st.f_files and st.f_favail == 0:
+        return f"made more than {max_files} files and folders in its scratch folder"
     return ""
 
 
