@@ -348,9 +348,23 @@ def expect_huge_file(g: Grading) -> None:
 
 
 def expect_inodes(g: Grading) -> None:
+    assert g.seconds < 20
+    if g.doc["verdict"] == "disk_limit":  # stopped at the file limit before it reported
+        assert "files and folders" in g.doc["message"], g.doc["message"]
+        return
     report = g.report()
     assert 100 < report["made"] <= 200_000, report  # the attack ran, and stayed bounded
-    assert g.seconds < 20
+
+
+def expect_disk_limit(g: Grading) -> None:
+    assert g.doc["verdict"] == "disk_limit", g.doc["message"]
+    assert "disk_mb" in g.doc["message"] and "files" in g.doc["message"]
+    assert "NOT fully removed" not in g.doc["sandbox"]["teardown"]
+
+
+def expect_scratch_removed(g: Grading) -> None:
+    assert g.doc["verdict"] in ("graded", "disk_limit"), g.doc["message"]
+    assert g.doc["sandbox"]["teardown"].endswith("scratch removed"), g.doc["sandbox"]
 
 
 def expect_threads(g: Grading) -> None:
@@ -464,6 +478,13 @@ def expect_canary_intact(g: Grading) -> None:
 EXPECT: dict[str, list[Callable[[Grading], None]]] = {
     "huge_file": [expect_huge_file],
     "inode_exhaustion": [expect_inodes],
+    "scratch_fill": [expect_disk_limit],
+    "scratch_million_files": [expect_disk_limit],
+    "scratch_deep_chain_at_import": [expect_scratch_removed],
+    "scratch_deep_chain_in_call": [expect_scratch_removed],
+    "scratch_locked_folder": [expect_scratch_removed],
+    "scratch_long_names": [expect_scratch_removed],
+    "scratch_fifo_socket": [expect_scratch_removed],
     "thread_bomb": [expect_threads],
     "daemon_double_fork": [expect_daemon],
     "fork_bomb_at_import": [expect_daemon],

@@ -593,7 +593,10 @@ def test_hostile_subset_through_the_cli_as_an_unprivileged_grader(
     grade = str(Path(sys.executable).with_name("grade"))
     needed = sorted({*allow_list(), str(ROOT), os.path.realpath(sys.executable),
                      str(user_workspace)})
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(user_workspace),
+    box_tmp = user_workspace / "tmp"
+    box_tmp.mkdir(exist_ok=True)
+    os.chown(box_tmp, NON_ROOT_UID, NON_ROOT_UID)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(user_workspace), "TMPDIR": str(box_tmp),
            "HARNESS_HISTORY": str(user_workspace / "h.sqlite"), "HARNESS_LEARNER": "nobody"}
     proc = subprocess.run(
         ["unshare", "--mount", "--propagation", "private", sys.executable, "-I", "-c", AS_USER,
@@ -611,6 +614,11 @@ def test_hostile_subset_through_the_cli_as_an_unprivileged_grader(
     if doc["verdict"] == "graded":  # a child that died loading never reported its limits
         assert sandbox["process_limit"] == "RLIMIT_NPROC"
     assert left == [], "a process of the unprivileged grading survived it"
+    leftover = [p.name for p in box_tmp.glob("harness-boxes-*/*")]
+    assert leftover == [], f"scratch folders or staged copies outlived the grading: {leftover}"
+    assert "NOT fully removed" not in sandbox["teardown"], sandbox["teardown"]
+    if name in ("scratch_fill", "scratch_million_files"):
+        assert doc["verdict"] == "disk_limit", doc["message"]
     if sandbox["level"] == "strong":
         assert SECRET not in proc.stdout
     if name == "fork_bomb_at_import":

@@ -454,7 +454,7 @@ def test_scratch_attacks_in_a_batch(workspace: Path, tmp_path: Path, level: str,
         with open(out / "gradebook.csv") as fh:
             book = {row["learner"]: row for row in csv.DictReader(fh)}
         assert set(book) == {n.replace("_", "-") for n in ATTACKS} | {"zz-right"}
-        docs = {p.parts[-3]: json.loads(p.read_text())
+        docs = {p.relative_to(out / "results").parts[0]: json.loads(p.read_text())
                 for p in (out / "results").rglob("*.json")}
         assert set(docs) == set(book)
         for learner, doc in docs.items():
@@ -495,3 +495,26 @@ def test_spec_limits_for_scratch(tmp_path: Path) -> None:
     limits = tasks.parse_spec(task / "task.toml", "phase0/t").limits
     assert (limits.disk_bytes, limits.files) == (8 << 20, 500)
     assert Limits().disk_bytes == 256 << 20 and Limits().files == 10_000
+
+
+def test_doctor_lists_leftovers_and_the_next_grading_removes_them(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, grade_source: Any) -> None:
+    from harness.sandbox import box, doctor
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(box, "_SWEPT", set())
+    root = tmp_path / f"harness-boxes-{os.getuid()}"
+    root.mkdir(mode=0o700)
+    stale = root / "box-leftover"
+    stale.mkdir()
+    build(stale, {"chain": 300, "dirs": {"locked": {"mode": 0, "files": {"f": 0o400}}}}, "/")
+    layer = next(x for x in doctor.diagnose() if x.name == "no leftover box folders")
+    assert not layer.available and "box-leftover" in layer.detail and layer.fix
+    monkeypatch.setattr(scratch, "GRACE_SECONDS", 0.0)
+    monkeypatch.setattr(scratch.stale, "__defaults__", (0.0,))
+    monkeypatch.setattr(scratch.sweep, "__defaults__", (0.0,))
+    result = grade_source("def add(a, b):\n    return a + b\n")
+    assert (result.verdict, result.score) == ("graded", result.max_score)
+    assert not stale.exists() and os.listdir(root) == []
+    layer = next(x for x in doctor.diagnose() if x.name == "no leftover box folders")
+    assert layer.available

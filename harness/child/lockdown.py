@@ -31,6 +31,7 @@ import resource
 import shutil
 import stat
 import struct
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -97,6 +98,7 @@ def scratch_tmpfs(libc: Any, target: str, source_fd: int, disk_bytes: int, files
     (``source_fd``: the submission's copy, ``home``, ``tmp``) into it. The box writes only
     there; the whole of it goes with the mount namespace when the box's last process ends,
     so nothing it writes ever reaches the grader's disk or its teardown."""
+    began = time.perf_counter()
     source = f"/proc/self/fd/{source_fd}"
     copied_bytes = copied = 0
     for folder, dirs, names in os.walk(source):
@@ -120,7 +122,8 @@ def scratch_tmpfs(libc: Any, target: str, source_fd: int, disk_bytes: int, files
         for folder, dirs, names in os.walk(target):
             for name in dirs + names:
                 os.lchown(os.path.join(folder, name), *owner)
-    return {"scratch": f"tmpfs {disk_bytes >> 20} MiB, {files} files", "scratch_size": size}
+    return {"scratch": f"tmpfs {disk_bytes >> 20} MiB, {files} files", "scratch_size": size,
+            "scratch_setup_s": round(time.perf_counter() - began, 6)}
 
 
 def _bind_into(libc: Any, root: str, path: str) -> bool:

@@ -73,6 +73,20 @@ def _cgroup_fix(feature: str, caps: Capabilities) -> str:
     return "mount cgroup v2 (boot with systemd.unified_cgroup_hierarchy=1) and run as root"
 
 
+def _leftovers() -> Layer:
+    """Box folders that a dead grader left (the next grading removes them; this says so)."""
+    from harness.sandbox.box import leftovers
+
+    found = leftovers()
+    if not found:
+        return Layer("no leftover box folders", True, "nothing left by earlier gradings")
+    return Layer("no leftover box folders", False,
+                 f"{len(found)} left by graders that stopped: " +
+                 ", ".join(str(p) for p in found[:3]) + (" …" if len(found) > 3 else ""),
+                 "the next grading removes them (they are retried at every start); "
+                 "what stays is not the grader's to delete: remove it as root")
+
+
 def diagnose() -> list[Layer]:
     """Probe every layer (namespaces are probed by running the child's real lockdown)."""
     caps = capabilities()
@@ -133,6 +147,13 @@ def diagnose() -> list[Layer]:
                                                             if plan.has("memory") else "") +
               " bound memory here",
               "" if caps.rss_watchdog else "HARNESS_RSS_WATCHDOG=on"),
+        Layer("scratch limits: each box's own size- and inode-limited tmpfs, gone with it",
+              caps.namespaces,
+              "tmpfs per box (the task's disk_mb and files), in the box's mount namespace"
+              if caps.namespaces else "the grader's watchdog walks each box's scratch "
+              "(size, files, depth) and stops it past a limit (verdict disk_limit)",
+              "" if caps.namespaces else "enable the namespaces layer"),
+        _leftovers(),
     ]
     if os.environ.get("HARNESS_SANDBOX"):
         layers.append(Layer("HARNESS_SANDBOX override", True,
