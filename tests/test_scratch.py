@@ -518,3 +518,23 @@ def test_doctor_lists_leftovers_and_the_next_grading_removes_them(
     assert not stale.exists() and os.listdir(root) == []
     layer = next(x for x in doctor.diagnose() if x.name == "no leftover box folders")
     assert layer.available
+
+
+@pytest.mark.skipif(not IS_ROOT, reason="needs root to hand a folder to another uid")
+def test_shared_tmp_cleanup_of_a_box_uid_takes_a_deep_chain(tmp_path: Path) -> None:
+    """At the levels without a private /tmp, a dedicated uid's files in the shared temp
+    folders are removed after its box: a chain there must not stop that either."""
+    from harness.sandbox import uids
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    mine = shared / "hostile-chain"
+    mine.mkdir()
+    build(mine, {"chain": 3000, "dirs": {"locked": {"mode": 0, "files": {"f": 0o400}}}}, "/")
+    os.lchown(mine, NON_ROOT_UID, NON_ROOT_UID)  # the top entry's owner selects it
+    (shared / "other").mkdir()  # another user's: kept
+    try:
+        uids.remove_files(NON_ROOT_UID, (str(shared),))
+        assert os.listdir(shared) == ["other"]
+    finally:
+        scratch.remove_tree(shared)  # pytest's own clean-up recurses

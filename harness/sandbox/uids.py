@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import shutil
 import signal
 import stat
 import tempfile
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import SandboxError
+from harness.sandbox import scratch
 
 DEFAULT_RANGE = (61000, 256)
 LOCK_DIRS = (Path("/run/harness-box-uids"),)
@@ -104,7 +104,8 @@ def remove_files(uid: int, folders: tuple[str, ...] = ("/tmp", "/var/tmp", "/dev
     this uid must not find it)."""
     for folder in folders:
         try:
-            entries = list(os.scandir(folder))
+            with os.scandir(folder) as listing:
+                entries = list(listing)
         except OSError:
             continue
         for entry in entries:
@@ -112,7 +113,7 @@ def remove_files(uid: int, folders: tuple[str, ...] = ("/tmp", "/var/tmp", "/dev
                 if entry.stat(follow_symlinks=False).st_uid != uid:
                     continue
                 if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
+                    scratch.remove_tree(entry.path)  # learner-made: deep, locked, anything
                 else:
                     os.unlink(entry.path)
             except OSError:
