@@ -35,22 +35,11 @@ from harness.limits import Limits
 from harness.sandbox import Box, BoxSpec, Budget, capabilities, scratch
 from harness.sandbox.box import boxes_root
 from tests.conftest import FIXTURES, ROOT
+from tests.test_sandbox_root import AS_USER
 
 LINUX = sys.platform.startswith("linux")
 IS_ROOT = LINUX and os.geteuid() == 0
 NON_ROOT_UID = 64322
-#: Runs as root in a private mount namespace: opens the folders on the way to the
-#: interpreter, the venv and the checkout to the test user, then becomes it and execs.
-AS_USER = """
-import json, os, sys
-from harness.child import lockdown
-paths, uid = json.loads(sys.argv[1]), int(sys.argv[2])
-lockdown.open_the_way(paths, uid, uid)
-os.setgroups([])
-os.setresgid(uid, uid, uid)
-os.setresuid(uid, uid, uid)
-os.execve(sys.argv[3], sys.argv[3:], json.loads(os.environ.pop("AS_USER_ENV")))
-"""
 ATTACKS = sorted(p.stem for p in (FIXTURES / "hostile").glob("scratch_*.py")
                  if p.stem != "scratch_traps")
 

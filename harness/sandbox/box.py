@@ -95,8 +95,7 @@ DISK_MARGIN = 64 << 20
 def boxes_root() -> Path:
     """The folder holding every box's scratch (covered inside each box). The first call
     in a process removes what dead graders left there (:func:`scratch.sweep`)."""
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    root = Path(tempfile.gettempdir()) / f"harness-boxes-{uid}"
+    root = _boxes_path()
     root.mkdir(mode=0o700, exist_ok=True)
     if root not in _SWEPT:
         _SWEPT.add(root)
@@ -104,11 +103,14 @@ def boxes_root() -> Path:
     return root
 
 
+def _boxes_path() -> Path:
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"harness-boxes-{uid}"
+
+
 def leftovers() -> list[Path]:
     """Box folders of dead graders still under the boxes' folder (``grade doctor``)."""
-    uid = os.getuid() if hasattr(os, "getuid") else 0
-    return list(scratch_tree.stale(Path(tempfile.gettempdir()) / f"harness-boxes-{uid}",
-                                   min_age=0))
+    return list(scratch_tree.stale(_boxes_path(), min_age=0))
 
 
 def ensure_room(root: Path, limits: Limits, tmpfs: bool) -> None:
@@ -155,8 +157,9 @@ class Box:
     def start(self) -> LoadReport:
         """Launch the child, send its configuration, wait for it to load the submission."""
         limits = self.spec.limits
-        ensure_room(boxes_root(), limits, self.caps.namespaces)
-        scratch = Path(tempfile.mkdtemp(prefix="box-", dir=boxes_root()))
+        root = boxes_root()
+        ensure_room(root, limits, self.caps.namespaces)
+        scratch = Path(tempfile.mkdtemp(prefix="box-", dir=root))
         work = scratch / "work"
         try:
             shutil.copytree(self.spec.source, work, symlinks=True, ignore=special_files)
