@@ -12,12 +12,42 @@ from typing import Any
 
 import click
 
-from harness import history, settings, tasks
+from harness import history, pathnames, settings, tasks
 from harness.errors import HarnessError, UsageError, ValidationFailed
 
 
 def _settings(ctx: click.Context) -> settings.Settings:
     return ctx.obj  # type: ignore[no-any-return]
+
+
+class PathName(click.Path):
+    """A path argument whose name the file system can take, else a usage error (exit 2).
+
+    Checked as click parses it, before a command opens anything: a name too long
+    otherwise surfaced as an ``OSError`` traceback from whichever call touched it first.
+    Submission paths are not of this type; :func:`harness.submissions.locate` checks them.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        why = pathnames.problem(value)
+        if why:
+            shown = (param.opts[0] if isinstance(param, click.Option) else
+                     param.human_readable_name if param is not None else "path")
+            raise UsageError(f"{shown} {pathnames.shorten(os.fsdecode(value))!r}: {why}")
+        return super().convert(value, param, ctx)
+
+
+def _usable(s: settings.Settings) -> settings.Settings:
+    """``s`` when every folder it names can exist; a usage error naming the one that cannot
+    and where its value came from (flag, environment, pyproject.toml)."""
+    for name in ("workspace", "tasks", "reference", "history"):
+        setting = getattr(s, name)
+        why = pathnames.problem(setting.value)
+        if why:
+            raise UsageError(f"the {name} path {pathnames.shorten(str(setting.value))!r} "
+                             f"(from {setting.source}): {why}")
+    return s
 
 
 class HarnessGroup(click.Group):
@@ -45,8 +75,8 @@ def cli(ctx: click.Context, tasks_dir: str | None, reference: str | None,
         workspace: str | None, learner: str | None) -> None:
     """Grade machine-learning exercises: correctness, leakage and timing, sandboxed."""
     ctx.meta["flags"] = {"reference": reference, "workspace": workspace}
-    ctx.obj = settings.resolve(tasks=tasks_dir, reference=reference, workspace=workspace,
-                               learner=learner)
+    ctx.obj = _usable(settings.resolve(tasks=tasks_dir, reference=reference,
+                                       workspace=workspace, learner=learner))
 
 
 def _pack(ctx: click.Context) -> Path:
@@ -124,11 +154,15 @@ def init(ctx: click.Context, task_id: str, force: bool, notebook: bool) -> None:
 def _grade_and_record(ctx: click.Context, task_id: str, path: str | None, mode: str,
                       as_json: bool, device: str, require_sandbox: str | None = None) -> None:
     from harness import grading, report, results, summary
+    from harness.ticker import Ticker
 
     s = _settings(ctx)
     task = tasks.load_task(_pack(ctx), task_id)
-    result = grading.grade(task, Path(path) if path else None, s, mode=mode,  # type: ignore[arg-type]
-                           requested_device=device, required_level=require_sandbox)
+    with Ticker(enabled=None if not as_json else False) as ticker:
+        result = grading.grade(task, Path(path) if path else None, s,
+                               mode=mode,  # type: ignore[arg-type]
+                               requested_device=device, required_level=require_sandbox,
+                               progress=ticker)
     saved = results.save(result, s.reports_dir)
     history.record(s.history.value, result, learner=s.learner.value)
     page = report.write(report.render_scorecard(result), saved.with_suffix(".html"))
@@ -180,7 +214,7 @@ def doctor(as_json: bool) -> None:
 
 
 @cli.command()
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=PathName(exists=True, dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
 @click.option("--no-impact", is_flag=True,
               help="Skip the re-runs that measure how far each leak moved the score.")
@@ -219,8 +253,8 @@ def check(ctx: click.Context, task_id: str, path: str | None, as_json: bool) -> 
 @click.argument("path", required=False, type=click.Path())
 @click.option("--sizes", metavar="N,N,...", help="Input sizes [default: the task's, or "
               "100,1000,10000,100000,1000000].")
-@click.option("--out", metavar="DIR", help="Where to write the JSON and SVG "
-              "[default: reports/<task>/bench].")
+@click.option("--out", metavar="DIR", type=PathName(file_okay=False),
+              help="Where to write the JSON and SVG [default: reports/<task>/bench].")
 @click.pass_context
 def bench(ctx: click.Context, task_id: str, path: str | None, sizes: str | None,
           out: str | None) -> None:
@@ -228,12 +262,8 @@ def bench(ctx: click.Context, task_id: str, path: str | None, sizes: str | None,
     from harness import bench as benchmark
 
     s = _settings(ctx)
+    chosen = list(benchmark.parse_sizes(sizes)) if sizes else None
     task = tasks.load_task(_pack(ctx), task_id)
-    try:
-        chosen = [int(float(x)) for x in sizes.split(",")] if sizes else None
-    except ValueError:
-        raise UsageError(f"--sizes {sizes!r} is not a comma-separated list of numbers") \
-            from None
     planned: Any = chosen or getattr(benchmark.load_recipe(task), "SIZES",
                                      benchmark.DEFAULT_SIZES)
     total = len(planned)
@@ -248,7 +278,7 @@ def bench(ctx: click.Context, task_id: str, path: str | None, sizes: str | None,
 
 
 @cli.command()
-@click.argument("tasks_dir", required=False, type=click.Path(file_okay=False))
+@click.argument("tasks_dir", required=False, type=PathName(file_okay=False))
 @click.option("--task", "only", multiple=True, help="Validate only this task id (repeatable).")
 @click.pass_context
 def validate(ctx: click.Context, tasks_dir: str | None, only: tuple[str, ...]) -> None:
@@ -258,8 +288,8 @@ def validate(ctx: click.Context, tasks_dir: str | None, only: tuple[str, ...]) -
     s = _settings(ctx)
     if tasks_dir:
         flags = ctx.meta.get("flags", {})
-        s = settings.resolve(tasks=tasks_dir, reference=flags.get("reference"),
-                             workspace=flags.get("workspace"))
+        s = _usable(settings.resolve(tasks=tasks_dir, reference=flags.get("reference"),
+                                     workspace=flags.get("workspace")))
     report = validation.validate_pack(s, only, progress=lambda line: click.echo(line))
     click.echo(f"\n{report.ok_count} task(s) valid, {len(report.problems)} problem(s)")
     for problem in report.problems:
@@ -292,8 +322,8 @@ def history_cmd(ctx: click.Context, task_id: str | None, limit: int, fmt: str) -
 
 
 @cli.command("report")
-@click.argument("result_json", type=click.Path(exists=True, dir_okay=False))
-@click.option("-o", "--output", "out", type=click.Path(dir_okay=False),
+@click.argument("result_json", type=PathName(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out", type=PathName(dir_okay=False),
               help="Where to write the page [default: beside the JSON, .html].")
 def report_cmd(result_json: str, out: str | None) -> None:
     """Re-render the HTML scorecard of a saved result document."""
@@ -314,7 +344,7 @@ def report_cmd(result_json: str, out: str | None) -> None:
 
 @cli.command()
 @click.option("--week", metavar="YYYY-Www", help="ISO week, e.g. 2026-W48 [default: this week].")
-@click.option("--html", "html_out", type=click.Path(dir_okay=False),
+@click.option("--html", "html_out", type=PathName(dir_okay=False),
               help="Write the card as one HTML page instead of printing it.")
 @click.option("--cohort", is_flag=True,
               help="Every learner in the history: one row each, one column per task.")
@@ -357,7 +387,7 @@ def scorecard(ctx: click.Context, week: str | None, html_out: str | None, cohort
               help="any-failure (default), below:<percent>, regression, never; repeatable.")
 @click.option("--mode", type=click.Choice(["submit", "check"]), default="submit",
               show_default=True, help="check: public tests only (the pre-commit hook).")
-@click.option("--out", type=click.Path(file_okay=False), default="reports/ci", show_default=True,
+@click.option("--out", type=PathName(file_okay=False), default="reports/ci", show_default=True,
               help="Folder for junit.xml, summary.md, results/ and scorecards/.")
 @click.pass_context
 def ci_cmd(ctx: click.Context, since: str | None, everything: bool, fail_on: tuple[str, ...],
@@ -379,7 +409,7 @@ def ci_cmd(ctx: click.Context, since: str | None, everything: bool, fail_on: tup
 
 
 @cli.command("init-ci")
-@click.option("--repo", type=click.Path(file_okay=False), help="[default: the workspace]")
+@click.option("--repo", type=PathName(file_okay=False), help="[default: the workspace]")
 @click.option("--pre-commit", "pre_commit", is_flag=True,
               help="Also write .pre-commit-config.yaml (public checks before each commit).")
 @click.option("--python", "python_version", default="3.12", show_default=True)
@@ -408,10 +438,10 @@ def init_ci(ctx: click.Context, repo: str | None, pre_commit: bool, python_versi
 
 
 @cli.command("batch")
-@click.argument("submissions_dir", required=False, type=click.Path(file_okay=False))
-@click.option("--manifest", type=click.Path(dir_okay=False, exists=True),
+@click.argument("submissions_dir", required=False, type=PathName(file_okay=False))
+@click.option("--manifest", type=PathName(dir_okay=False, exists=True),
               help="CSV with columns learner,task,path instead of a folder tree.")
-@click.option("--out", type=click.Path(file_okay=False), default="reports/batch",
+@click.option("--out", type=PathName(file_okay=False), default="reports/batch",
               show_default=True, help="Results, gradebook.csv, cohort.html, batch.sqlite.")
 @click.option("--workers", type=int, help="Warm grader processes, one per core "
               "[default: usable cores]; 0 grades in this process.")

@@ -15,15 +15,16 @@ import io
 import os
 import stat
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import pytest
 
 import harness
-from harness import clock, device, notebook_feedback, notebooks, submissions
-from harness.plugin import BoxSession, GraderPlugin, NotRunSession
-from harness.results import CheckResult, Result, Verdict, score_checks
+from harness import clock, device, diagnosis, notebook_feedback, notebooks, submissions
+from harness.plugin import BoxSession, GraderPlugin
+from harness.results import CheckResult, Result, Verdict, credit_working_code, score_checks
 from harness.sandbox import BoxFailure, BoxSpec, Budget, capabilities, make_grader_non_dumpable
 from harness.sandbox.box import boxes_root
 from harness.sandbox.doctor import level_at_least
@@ -38,25 +39,27 @@ PYTEST_ENVIRONMENT = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS")
 
 def grade(task: Task, path: Path | None, settings: Settings, mode: Mode = "submit",
           requested_device: str = "auto", required_level: str | None = None,
-          fail_fast: bool = False) -> Result:
+          fail_fast: bool = False, progress: Callable[[str], None] | None = None) -> Result:
     """Grade one submission of ``task``; learner failures become verdicts, never exceptions.
 
     ``fail_fast`` stops at the first failing check (``grade validate`` on a mutant only
-    needs to know that one check catches it)."""
+    needs to know that one check catches it). ``progress`` is told what grading is doing
+    (the running check), for a terminal's status line."""
     started = clock.monotonic()
     make_grader_non_dumpable()
     sub = submissions.locate(task, path, settings.submissions_dir)
     staged = submissions.stage(sub, boxes_root())
     try:
         return _grade_staged(task, sub, staged, settings, mode, requested_device, started,
-                             required_level, fail_fast)
+                             required_level, fail_fast, progress or (lambda doing: None))
     finally:
         submissions.unstage(staged)
 
 
 def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, settings: Settings,
                   mode: Mode, requested_device: str, started: float,
-                  required_level: str | None = None, fail_fast: bool = False) -> Result:
+                  required_level: str | None = None, fail_fast: bool = False,
+                  progress: Callable[[str], None] = lambda doing: None) -> Result:
     tests = task.public_tests if mode == "check" else task.public_tests + task.hidden_tests
     withheld = ""
     level = capabilities().level
@@ -78,6 +81,7 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
     verdict: Verdict = "graded"
     message = ""
     names: dict[str, Any] = {}
+    unusable: dict[str, str] = {}  # interface names the checks cannot use, and why
     problems = list(prepared.problems) if prepared else submissions.static_problems(staged, sub)
     if prepared and "notebook" not in task.formats:
         problems = [submissions.StaticProblem("format", f"{task.id} accepts "
@@ -92,36 +96,45 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
         message = f"not run on this machine: {selection.reason}"
     else:
         try:
+            progress("loading your code")
             report = session.start()
         except BoxFailure as failure:
             verdict, message = failure.kind, f"while loading your code: {failure.message}"
         else:
             if not report.ok:
-                verdict, message = "submission_error", (notebook_feedback.load_error_message(
+                verdict = "memory_limit" if out_of_memory(report.error or {}) \
+                    else "submission_error"
+                message = (notebook_feedback.load_error_message(
                     report.error or {}, nb, session.box.cells if session.box else None) if nb
-                    else load_error_message(report.error or {}))
+                    else load_error_message(report.error or {}, sub, task))
+                if verdict == "memory_limit":
+                    message = memory_message(task, message)
             else:
                 names = report.names
+                unusable = interface_problems(task, names)
                 mismatch = notebook_feedback.explain_interface(
-                    interface_problems(task, names), names, notebooks.module_trees(nb) if nb
+                    list(unusable.values()), names, notebooks.module_trees(nb) if nb
                     else notebook_feedback.entry_trees(staged / sub.entry), nb is not None)
-                if mismatch:
-                    verdict, message = "submission_error", "\n".join(mismatch)
+                message = "\n".join(mismatch)
+                if task.interface and len(unusable) == len(task.interface):
+                    # Nothing the checks could call: the submission is not what the task asks.
+                    verdict = "submission_error"
     cells = session.box.cells if session.box is not None else None
-    runner: BoxSession | NotRunSession = session
+    not_run = ""
     if verdict != "graded":
         session.close()
-        runner = NotRunSession(BoxFailure("crashed", f"not run: {message.splitlines()[0]}"))
+        not_run = f"not run: {not_run_reason(verdict, message)}"
 
     def static(name: str) -> Any:
         if nb is not None:
             return notebooks.function_source(nb, name)
         return submissions.function_source(staged, sub, name)
 
-    plugin = GraderPlugin(task, runner, names, static, reference=reference_of(settings, task),
-                          device=selection)
+    plugin = GraderPlugin(task, session, names, static, reference=reference_of(settings, task),
+                          device=selection, not_run=not_run, progress=progress,
+                          unusable={k: v.splitlines()[0] for k, v in unusable.items()})
     try:
-        run_tests(task, tests, plugin, fail_fast)
+        run_tests(task, tests, plugin, fail_fast, collect_only=bool(not_run))
     finally:
         session.close()
     checks = plugin.checks
@@ -132,7 +145,10 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
     if verdict == "graded" and session.failures:
         verdict = session.failures[0].kind
         message = session.failures[0].message
-    checks = [shown_check(c) for c in checks]
+    checks = [shown_check(c) for c in credit_working_code(checks)]
+    progress("comparing your failures with known mistakes")
+    found = diagnose(task, settings, plugin, checks, tests, selection) \
+        if verdict == "graded" and not not_run else []
     score, max_score = score_checks(checks)
     stdout = "".join(o for o, _ in session.outputs)[-20_000:]
     stderr = "".join(e for _, e in session.outputs)[-20_000:]
@@ -151,7 +167,29 @@ def _grade_staged(task: Task, sub: submissions.Submission, staged: Path, setting
         harness_version=harness.__version__, timestamp=clock.now_iso(), mode=mode,
         output={"stdout": stdout, "stderr": stderr}, submission_format=sub.format,
         notebook=notebook_feedback.record(nb, cells) if nb else {},
+        diagnosis=tuple(found),
     )
+
+
+def diagnose(task: Task, settings: Settings, plugin: GraderPlugin, checks: list[CheckResult],
+             tests: list[Path], selection: device.Selection) -> list[dict[str, Any]]:
+    """Known mistakes the failing checks match (see :mod:`harness.diagnosis`)."""
+    mutants = diagnosis.mutants_of(settings.reference.value / task.id / "mutants")
+    if not mutants or not any(c.status == "fail" for c in checks):
+        return []
+    reference = reference_of(settings, task)
+
+    def plugin_for(session: BoxSession, names: dict[str, Any],
+                   static: Any) -> GraderPlugin:
+        return GraderPlugin(task, session, names, static, reference=reference,
+                            device=selection)
+
+    learner = diagnosis.Learner(checks, {i: log for i in plugin.nodeids
+                                         if (log := plugin.log_of(i)) is not None},
+                                plugin.selectors)
+    return diagnosis.diagnose(task, learner, mutants, plugin_for,
+                              lambda selected, p: run_tests(task, selected, p),
+                              diagnosis.mutant_spec(plugin.session.spec))
 
 
 def teardown_text(protections: dict[str, Any], leftovers: list[str]) -> str:
@@ -177,9 +215,10 @@ def shown_check(check: CheckResult) -> CheckResult:
                                where=tuple(shown(w) for w in check.where))
 
 
-def run_tests(task: Task, tests: list[Path], plugin: GraderPlugin,
-              fail_fast: bool = False) -> None:
-    """Run the task's test files in this process with the grader plugin, quietly."""
+def run_tests(task: Task, tests: Sequence[Path | str], plugin: GraderPlugin,
+              fail_fast: bool = False, collect_only: bool = False) -> None:
+    """Run the task's test files in this process with the grader plugin, quietly
+    (``collect_only``: only list them, for a submission that never loaded)."""
     if not tests:
         return
     pack = task.root.parent.parent
@@ -188,7 +227,7 @@ def run_tests(task: Task, tests: list[Path], plugin: GraderPlugin,
         "-p", "no:benchmark", "--import-mode=importlib", "-c", os.devnull,
         "--rootdir", str(pack), "--confcutdir", str(task.root),
         "-W", "ignore::DeprecationWarning", "-W", "ignore::pytest.PytestAssertRewriteWarning",
-    ] + (["--maxfail=1"] if fail_fast else [])
+    ] + (["--maxfail=1"] if fail_fast else []) + (["--collect-only"] if collect_only else [])
     before = set(sys.modules)
     sink = io.StringIO()
     # pytest reads these from the environment on top of ``args``: PYTEST_ADDOPTS="-k public"
@@ -245,8 +284,12 @@ def hidden_paths(settings: Settings, task: Task) -> list[str]:
     return sorted(out)
 
 
-def load_error_message(error: dict[str, Any]) -> str:
-    """Explain why the submission did not load, pointing at the learner's own line."""
+def load_error_message(error: dict[str, Any], sub: submissions.Submission | None = None,
+                       task: Task | None = None) -> str:
+    """Explain why the submission did not load, pointing at the learner's own line.
+
+    A module that imports a file lying next to it on the learner's disk (``sub.path``)
+    was submitted without that file: the message says to submit the folder."""
     etype = str(error.get("type", "Exception"))
     msg = str(error.get("message", ""))[:1000]
     frames = error.get("frames") if isinstance(error.get("frames"), list) else []
@@ -255,6 +298,16 @@ def load_error_message(error: dict[str, Any]) -> str:
         f = frames[-1]
         where = f" at {f.get('file')}:{f.get('line')}"
     if etype == "ModuleNotFoundError":
+        name = str(error.get("missing_module") or "").split(".")[0]
+        if sub is not None and task is not None and sub.format == "module" and name and (
+                (sub.path.parent / f"{name}.py").is_file()
+                or any((sub.path.parent / name).glob("*.py"))):
+            how = (f"submit the folder (grade submit {task.id} {sub.path.parent})"
+                   if sub.path.name == task.entry else
+                   f"submit a folder holding both, your file named {task.entry} "
+                   f"(grade submit {task.id} FOLDER)")
+            return (f"your code imports {name!r}{where}, which is a file next to "
+                    f"{sub.path.name} that was not submitted: {how}")
         return (f"your code imports {error.get('missing_module')!r}{where}, which is not "
                 "installed in the grading environment")
     if etype == "SystemExit":
@@ -264,25 +317,56 @@ def load_error_message(error: dict[str, Any]) -> str:
     return f"your code raised {etype}: {msg}{where} while being imported"
 
 
-def interface_problems(task: Task, names: dict[str, Any]) -> list[str]:
-    """Missing names, wrong kinds and signatures that cannot accept the task's arguments."""
-    problems = []
+def interface_problems(task: Task, names: dict[str, Any]) -> dict[str, str]:
+    """Missing names, wrong kinds and signatures that cannot accept the task's arguments,
+    by interface name (the checks that use one of them are reported as not run)."""
+    problems = {}
     for item in task.interface:
         got = names.get(item.name)
         if not isinstance(got, dict):
-            problems.append(f"missing {item.kind} `{item.name}{item.signature}`: define it at "
-                            "the top level of your module")
+            problems[item.name] = (f"missing {item.kind} `{item.name}{item.signature}`: define "
+                                   "it at the top level of your module")
             continue
         if got.get("kind") != item.kind:
-            problems.append(f"`{item.name}` should be a {item.kind}, but yours is a "
-                            f"{got.get('kind')}")
+            problems[item.name] = (f"`{item.name}` should be a {item.kind}, but yours is a "
+                                   f"{got.get('kind')}")
             continue
         if item.kind == "function":
             mismatch = signature_mismatch(item.signature, got.get("parameters"))
             if mismatch:
-                problems.append(f"`{item.name}{got.get('signature', '')}` {mismatch}; the task's "
-                                f"interface is `{item.name}{item.signature}`")
+                problems[item.name] = (f"`{item.name}{got.get('signature', '')}` {mismatch}; the "
+                                       f"task's interface is `{item.name}{item.signature}`")
     return problems
+
+
+def out_of_memory(error: dict[str, Any]) -> bool:
+    """Whether loading failed because the submission ran out of memory (a MemoryError
+    raised while importing, caught by the loader)."""
+    mro = error.get("mro") if isinstance(error.get("mro"), list) else []
+    return error.get("type") == "MemoryError" or "MemoryError" in (mro or [])
+
+
+def memory_message(task: Task, message: str) -> str:
+    limit = task.limits.memory_bytes >> 20
+    return f"your code ran out of memory while being imported (the limit is {limit} MiB): " + \
+        message.removeprefix("your code raised ")
+
+
+def not_run_reason(verdict: Verdict, message: str) -> str:
+    """Why no check ran, in one line: the checks all share this one cause."""
+    first = message.splitlines()[0] if message else ""
+    if verdict == "submission_error" and first.startswith("syntax error"):
+        return f"your module did not load ({first})"
+    if verdict in ("submission_error", "crashed"):
+        return f"your module did not load: {first}" if first else "your module did not load"
+    return f"your module did not load ({VERDICT_WORDS.get(verdict, verdict)})"
+
+
+#: A verdict that stopped the loading, as the reason of the checks it prevented.
+VERDICT_WORDS = {"timeout": "time limit reached while importing",
+                 "memory_limit": "memory limit reached while importing",
+                 "output_limit": "output limit reached while importing",
+                 "disk_limit": "disk limit reached while importing"}
 
 
 def signature_mismatch(expected: str, parameters: Any) -> str:

@@ -27,9 +27,10 @@ from harness.checks import ShownToLearner
 from harness.checks.leakage import Leakage
 from harness.checks.speed import Timing
 from harness.device import Selection
-from harness.remote import Channel, RemoteException, SubmissionProxy
+from harness.remote import Channel, MissingName, RemoteException, SubmissionProxy
 from harness.results import CheckResult
 from harness.sandbox import Box, BoxFailure, BoxSpec, Budget, LoadReport
+from harness.sandbox.box import RequestWatch
 from harness.tasks import CheckSpec, Task
 from harness.timing import Measurement
 
@@ -50,10 +51,11 @@ class BoxSession:
     all_clean: bool = True
     leftovers: list[str] = field(default_factory=list)  # what teardowns could not remove
     cpu_seconds: float | None = None  # every box's CPU time (cgroup accounting), summed
+    watch: RequestWatch | None = None  # given to every box this session starts
 
     def start(self) -> LoadReport:
         """Start the first box and load the submission (failures propagate)."""
-        self.box = Box(self.spec, self.budget)
+        self.box = Box(self.spec, self.budget, watch=self.watch)
         try:
             return self.box.start()
         finally:
@@ -70,7 +72,7 @@ class BoxSession:
                              "times, so the remaining checks were skipped")
         self._retire()
         self.restarts += 1
-        self.box = Box(self.spec, self.budget)
+        self.box = Box(self.spec, self.budget, watch=self.watch)
         report = self.box.start()
         if not report.ok:
             raise BoxFailure("crashed", "the submission no longer loads on restart")
@@ -78,6 +80,12 @@ class BoxSession:
 
     def record(self, failure: BoxFailure) -> None:
         self.failures.append(failure)
+
+    def observe(self, watch: RequestWatch) -> None:
+        """Let ``watch`` see the requests of the running box and of every restart."""
+        self.watch = watch
+        if self.box is not None:
+            self.box.watch = watch
 
     def _retire(self) -> None:
         if self.box is not None:
@@ -98,17 +106,17 @@ class BoxSession:
         self._retire()
 
 
-class NotRunSession:
-    """Stands in for the box session when the submission never loaded: checks say why."""
+@dataclass
+class CheckLog:
+    """What one check did with the submission: the names it used and, for a correctness
+    check, each request with the reply (replayed against the mutants to diagnose it)."""
 
-    def __init__(self, reason: BoxFailure) -> None:
-        self.reason = reason
+    kind: str
+    uses: set[str] = field(default_factory=set)
+    calls: list[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = field(
+        default_factory=list)
 
-    def current(self) -> Box:
-        raise self.reason
-
-    def record(self, failure: BoxFailure) -> None:
-        pass
+    MAX_CALLS = 64
 
 
 def _seed(task_id: str, nodeid: str) -> int:
@@ -118,12 +126,28 @@ def _seed(task_id: str, nodeid: str) -> int:
 class GraderPlugin:
     """Registered into an in-process pytest run by :mod:`harness.grading`."""
 
-    def __init__(self, task: Task, session: BoxSession | NotRunSession, names: dict[str, Any],
+    def __init__(self, task: Task, session: BoxSession, names: dict[str, Any],
                  static: Callable[[str], Any], reference: Path | None = None,
-                 device: Selection | None = None) -> None:
+                 device: Selection | None = None, not_run: str = "",
+                 unusable: dict[str, str] | None = None,
+                 progress: Callable[[str], None] | None = None) -> None:
         self.task = task
         self.session = session
         self.names = names
+        #: Interface names the submission does not define (or not as the task asks), with
+        #: the reason: a check that uses one is not run.
+        self.missing = unusable if unusable is not None else {
+            i.name: f"your code does not define `{i.name}`" for i in task.interface
+            if i.name not in names}
+        #: Why no check runs at all (the submission never loaded): they are only collected.
+        self.not_run = not_run
+        self.progress = progress or (lambda doing: None)
+        self.logs: dict[str, CheckLog] = {}  # by pytest node id
+        self.nodeids: dict[str, str] = {}  # check id -> pytest node id
+        self.selectors: dict[str, str] = {}  # check id -> what selects it on a command line
+        self._log: CheckLog | None = None
+        session.observe(self)
+        self.interface = {i.name for i in task.interface}
         self.static = static
         self.checks: list[CheckResult] = []
         self.collection_errors: list[str] = []
@@ -132,12 +156,43 @@ class GraderPlugin:
         self.selection = device
         self.reference_session: BoxSession | None = None
         self.measurements: dict[str, list[Measurement]] = {}
+        self.leaks: dict[str, list[dict[str, Any]]] = {}  # nodeid -> the leakage findings
 
     # ---------------------------------------------------------------- fixtures
 
     @pytest.fixture
     def submission(self) -> SubmissionProxy:
-        return SubmissionProxy(Channel(self.session.current), self.names, self.static)
+        return SubmissionProxy(Channel(self.session.current), self.names, self._static)
+
+    def _static(self, name: str) -> Any:
+        """A function's AST for a static check, counted as a use of ``name``."""
+        self._use(name)
+        return self.static(name)
+
+    # ---------------------------------------------------------------- the box's watch
+
+    def log_of(self, check_id: str) -> CheckLog | None:
+        """What the check with this id did with the submission."""
+        return self.logs.get(self.nodeids.get(check_id, ""))
+
+    def _use(self, name: str) -> None:
+        if self._log is not None and name in self.interface:
+            self._log.uses.add(name)
+        if name in self.missing:
+            raise MissingName(name, self.missing[name])
+
+    def before(self, header: dict[str, Any]) -> None:
+        """Every request of a learner box: note the name it uses; refuse a missing one."""
+        path = header.get("path")
+        if "handle" not in header and isinstance(path, list) and path and \
+                isinstance(path[0], str) and header.get("op") != "store":
+            self._use(path[0])
+
+    def after(self, header: dict[str, Any], values: dict[str, Any],
+              reply: dict[str, Any]) -> None:
+        log = self._log
+        if log is not None and log.kind == "correctness" and len(log.calls) < log.MAX_CALLS:
+            log.calls.append((header, values, reply))
 
     @pytest.fixture
     def rng(self, request: pytest.FixtureRequest) -> np.random.Generator:
@@ -160,9 +215,11 @@ class GraderPlugin:
                       self.selection.used or "cpu" if self.selection else "cpu")
 
     @pytest.fixture
-    def leakage(self) -> Leakage:
+    def leakage(self, request: pytest.FixtureRequest) -> Leakage:
         """Runs learner functions under the provenance trace; fails on data leakage."""
-        return Leakage(Channel(self.session.current))
+        nodeid = request.node.nodeid
+        return Leakage(Channel(self.session.current), lambda found: self.leaks.setdefault(
+            nodeid, []).extend(f.to_dict() for f in found))
 
     @pytest.fixture
     def device(self) -> str:
@@ -193,8 +250,40 @@ class GraderPlugin:
     # ---------------------------------------------------------------- hooks
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._log = self.logs[item.nodeid] = CheckLog(self._spec_for(item)[0].kind)
+        self.progress(item.name)
+        why = self._skip_reason(item)
+        if why:
+            pytest.skip(why)
+
+    def _skip_reason(self, item: pytest.Item) -> str:
+        """Why this check cannot run on this machine ("" when it can)."""
         if self.selection is not None and self.selection.used is None:
-            pytest.skip(self.selection.reason)
+            return self.selection.reason
+        # Only checks that need the accelerator skip without it; the rest run on the CPU.
+        if item.get_closest_marker("accelerator") is not None:
+            return self.selection.accelerator_skip() if self.selection is not None else \
+                "this check needs an accelerator (CUDA or MPS), and this grading runs on the CPU"
+        return ""
+
+    def pytest_runtest_teardown(self, item: pytest.Item) -> None:
+        self._log = None
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """With ``--collect-only`` (the submission never loaded) every check is recorded
+        as not run, for the one reason, without starting anything."""
+        if not self.not_run:
+            return
+        for item in session.items:
+            spec, _ = self._spec_for(item)
+            why = self._skip_reason(item)
+            if why:  # it would not have run here anyway: it counts for nothing either way
+                self.checks.append(CheckResult(status="skip", points=0.0, message=why,
+                                               **self._common(item, spec, 0.0)))
+                continue
+            self.checks.append(CheckResult(
+                status="error", points=0.0, outcome="not_run", message=self.not_run,
+                **self._common(item, spec, 0.0)))
 
     def pytest_sessionfinish(self) -> None:
         if self.reference_session is not None:
@@ -207,7 +296,8 @@ class GraderPlugin:
     def pytest_configure(self, config: pytest.Config) -> None:
         for line in ("points(n): points this check is worth",
                      "hint(text): what a learner should look at when this check fails",
-                     "kind(name): correctness, leakage, timing, quality or style"):
+                     "kind(name): correctness, leakage, timing, quality or style",
+                     "accelerator: runs only on CUDA or MPS (see harness.device)"):
             config.addinivalue_line("markers", line)
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
@@ -248,25 +338,38 @@ class GraderPlugin:
         points = points / max(1, self.share.get(self._base_key(item), 1))
         return CheckSpec(points, hint, kind), base
 
+    @staticmethod
+    def _common(item: pytest.Item, spec: CheckSpec, duration: float) -> dict[str, Any]:
+        visibility = "hidden" if "hidden" in Path(str(item.path)).parts[-2:] else "public"
+        return {"id": f"{visibility}/{item.name}", "name": item.name, "kind": spec.kind,
+                "visibility": visibility, "max_points": spec.points, "hint": spec.hint,
+                "duration_s": round(duration, 4)}
+
     def _check(self, item: pytest.Item, report: pytest.TestReport,
                call: pytest.CallInfo[None]) -> CheckResult:
         spec, _ = self._spec_for(item)
-        visibility = "hidden" if "hidden" in Path(str(item.path)).parts[-2:] else "public"
-        common = {"id": f"{visibility}/{item.name}", "name": item.name, "kind": spec.kind,
-                  "visibility": visibility, "max_points": spec.points, "hint": spec.hint,
-                  "duration_s": round(report.duration, 4),
-                  "timing": tuple(m.to_dict() for m in self.measurements.pop(item.nodeid, []))}
+        common = self._common(item, spec, report.duration)
+        visibility = common["visibility"]
+        common["timing"] = tuple(m.to_dict() for m in self.measurements.pop(item.nodeid, []))
+        common["findings"] = tuple(self.leaks.pop(item.nodeid, []))
+        log = self.logs.get(item.nodeid)
+        common["uses"] = tuple(sorted(log.uses)) if log else ()
+        self.nodeids[common["id"]] = item.nodeid
+        self.selectors[common["id"]] = f"{item.path}::{item.nodeid.split('::', 1)[-1]}"
         if report.passed:
-            return CheckResult(status="pass", points=spec.points, **common)  # type: ignore[arg-type]
+            return CheckResult(status="pass", points=spec.points, **common)
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else "skipped"
             return CheckResult(status="skip", points=0.0, message=str(reason).removeprefix(
-                "Skipped: "), **common)  # type: ignore[arg-type]
+                "Skipped: "), **common)
         exc = call.excinfo.value if call.excinfo is not None else None
+        if isinstance(exc, MissingName):
+            return CheckResult(status="error", points=0.0, message=str(exc), outcome="missing",
+                               **common)
         if isinstance(exc, BoxFailure):
             self.session.record(exc)
             return CheckResult(status="error", points=0.0, message=exc.message,
-                               outcome=exc.kind, **common)  # type: ignore[arg-type]
+                               outcome=exc.kind, **common)
         if isinstance(exc, RemoteException):
             where = tuple(f"{f.get('file')}:{f.get('line')} in {f.get('name')}: {f.get('code')}"
                           for f in exc.frames)
@@ -276,11 +379,13 @@ class GraderPlugin:
                                                "memory"))
             return CheckResult(status="fail", points=0.0, outcome=outcome, where=where,
                                message=f"your code raised {str(exc)[:500]}",
-                               **common)  # type: ignore[arg-type]
+                               **common)
         if isinstance(exc, ShownToLearner):  # e.g. measured ratios: shown for hidden checks too
-            return CheckResult(status="fail", points=0.0, message=str(exc)[:1500],
+            shown = exc.public_message if visibility == "public" and exc.public_message \
+                else str(exc)
+            return CheckResult(status="fail", points=0.0, message=shown[:1500],
                                where=tuple(str(w)[:300] for w in exc.where[:10]),
-                               **common)  # type: ignore[arg-type]
+                               **common)
         if visibility == "hidden":
             if isinstance(exc, AssertionError | pytest.fail.Exception):
                 message = "hidden check failed"
@@ -288,8 +393,8 @@ class GraderPlugin:
                 message = (f"hidden check failed: the test could not use what your code "
                            f"returned ({type(exc).__name__})")
             return CheckResult(status="fail", points=0.0, message=message,
-                               **common)  # type: ignore[arg-type]
+                               **common)
         crash = getattr(report.longrepr, "reprcrash", None)
         message = crash.message if crash is not None else str(report.longrepr)[-1500:]
         return CheckResult(status="fail", points=0.0, message=message[:1500],
-                           **common)  # type: ignore[arg-type]
+                           **common)

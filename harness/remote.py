@@ -32,6 +32,17 @@ class RemoteException(Exception):
         return f"{f.get('file')}:{f.get('line')}"
 
 
+class MissingName(Exception):
+    """A check needs a name of the task's interface that the submission does not define.
+
+    Raised in the grader before anything is sent, so the check is reported as not run
+    (the name is missing) instead of failing with an error from the child."""
+
+    def __init__(self, name: str, reason: str = "") -> None:
+        super().__init__(f"not run: {reason or f'your code does not define `{name}`'}")
+        self.name = name
+
+
 _classes: dict[str, type[RemoteException]] = {}
 
 

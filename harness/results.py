@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,6 +35,9 @@ class CheckResult:
     outcome: str | None = None
     duration_s: float = 0.0
     timing: tuple[dict[str, Any], ...] = ()
+    uses: tuple[str, ...] = ()  # the submission's names this check used
+    #: the leaks a leakage check found, each ``harness.leakage.judge.Finding.to_dict()``
+    findings: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,11 +64,20 @@ class Result:
     environment: dict[str, Any] = field(default_factory=dict)
     submission_format: str = ""  # module, folder or notebook ("" in older documents)
     notebook: dict[str, Any] = field(default_factory=dict)  # the executed notebook, if one
+    #: Known mistakes (the task's mutants) whose outputs the failing checks match.
+    diagnosis: tuple[dict[str, Any], ...] = ()
     schema_version: int = SCHEMA_VERSION
 
     @property
     def percent(self) -> float:
         return 100.0 * self.score / self.max_score if self.max_score else 0.0
+
+    @property
+    def gradable(self) -> bool:
+        """False when every check that scores was skipped (a device task where its device
+        or torch is absent): there is no percentage, the result counts in no average, and
+        it reads "not gradable on this machine" (:func:`harness.summary.not_gradable`)."""
+        return self.max_score > 0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -80,6 +92,25 @@ def score_checks(checks: list[CheckResult]) -> tuple[float, float]:
     return (round(sum(c.points for c in counted), 3), round(sum(c.max_points for c in counted), 3))
 
 
+def credit_working_code(checks: list[CheckResult]) -> list[CheckResult]:
+    """Checks of how code is written (quality, style, timing, leakage) earn their points
+    only for functions that pass a correctness check: an untouched stub has no loops and
+    must not score for that. A name counts as working once a passing correctness check
+    used it; checks that used no name of the submission are left as they are."""
+    working = {name for c in checks if c.kind == "correctness" and c.status == "pass"
+               for name in c.uses}
+    out = []
+    for c in checks:
+        idle = [n for n in c.uses if n not in working]
+        if c.kind != "correctness" and c.status == "pass" and idle:
+            names = ", ".join(f"`{n}`" for n in idle)
+            c = replace(c, status="fail", points=0.0, outcome="no_credit",
+                        message=f"no credit yet: {names} passes no correctness check, and "
+                        f"{c.kind} is scored only for code that works")
+        out.append(c)
+    return out
+
+
 def result_from_dict(data: dict[str, Any]) -> Result:
     """Rebuild a result from its JSON form (migrating older schema versions first)."""
     data = dict(data)
@@ -87,8 +118,11 @@ def result_from_dict(data: dict[str, Any]) -> Result:
     if version != SCHEMA_VERSION:
         raise ValueError(f"result schema version {version} is not supported")
     data["checks"] = tuple(CheckResult(**{**c, "where": tuple(c.get("where", ())),
-                                          "timing": tuple(c.get("timing", ()))})
+                                          "timing": tuple(c.get("timing", ())),
+                                          "uses": tuple(c.get("uses", ())),
+                                          "findings": tuple(c.get("findings", ()))})
                            for c in data["checks"])
+    data["diagnosis"] = tuple(data.get("diagnosis", ()))
     return Result(**data)
 
 

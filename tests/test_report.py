@@ -69,11 +69,11 @@ def rich_document() -> dict[str, Any]:
         "id": "hidden/test_no_leak", "name": "test_no_leak", "kind": "leakage",
         "visibility": "hidden", "status": "fail", "points": 0.0, "max_points": 3.0,
         "message": "the scaler saw the test rows", "hint": "fit the scaler on X_train",
-        "where": ["solution.py:12"], "leakage": {
-            "kind": "preprocessing", "impact": "accuracy 0.91 drops to 0.74",
-            "code": [{"line": 11, "text": "scaler = StandardScaler()"},
-                     {"line": 12, "text": "X = scaler.fit_transform(X)  # <all rows>",
-                      "offending": True}]}})
+        "where": ["solution.py:12"], "findings": [{
+            "kind": "preprocessing", "file": "solution.py", "line": 12,
+            "where": "solution.py:12", "message": "StandardScaler was fitted at line 12 on "
+            "rows that include the <60> rows it later helped to evaluate",
+            "fix": "fit the scaler on X_train", "impact": "accuracy 0.91 drops to 0.74"}]})
     doc["notebook"] = {"failed_cell": 2, "cells": [
         {"index": 0, "cell_type": "markdown", "source": "# Dot product"},
         {"index": 1, "cell_type": "code", "source": "print('loaded')", "status": "ok",
@@ -166,7 +166,9 @@ def test_sections_for_timing_leakage_and_notebooks_only_when_present():
     assert 'id="timing"' in html and "dot_numpy vs dot_loop: 142× faster" in html
     assert "(95% CI 131–150×, 15 rounds); needed ≥ 20×" in html
     assert 'id="leakage"' in html and "accuracy 0.91 drops to 0.74" in html
-    assert '<div class="offending"><span class="ln">12</span>' in html
+    assert "Data leakage (1 found)" in html and "1 finding under" in html
+    assert '<span class="badge fail">preprocessing</span> <span class="mono">solution.py:12' \
+        in html and "include the &lt;60&gt; rows it later" in html
     assert "fit the scaler on X_train" in html
     assert "Notebook: cell 3 failed" in html
     assert "NameError: name &#39;a&#39; is not defined" in html
@@ -177,9 +179,41 @@ def test_sections_for_timing_leakage_and_notebooks_only_when_present():
 
 def test_passing_leakage_checks_say_so():
     doc = rich_document()
-    doc = _with(doc, "test_no_leak", status="pass", points=3.0)
+    doc = _with(doc, "test_no_leak", status="pass", points=3.0, findings=[])
     html = report.render_scorecard(doc)
-    assert 'id="leakage"' in html and "no leakage found" in html
+    assert 'id="leakage"' in html and "no leakage found by 1 check<" in html
+    assert 'class="problem leak"' not in html
+
+
+def test_a_leakage_check_that_failed_without_a_finding_is_not_called_clean():
+    doc = _with(rich_document(), "test_no_leak", findings=[], message="returned a string")
+    doc = {k: v for k, v in doc.items() if k != "notebook"}
+    html = report.render_scorecard(doc)
+    assert "0 of 1 leakage checks passed" in html and "PASS</span> no leakage" not in html
+    assert "returned a string" in html  # shown under What to fix, like any failure
+
+
+def test_a_document_written_before_findings_existed_still_loads_and_renders():
+    from harness.results import result_from_dict
+
+    doc = json.loads(_result().to_json())
+    for check in doc["checks"]:
+        del check["findings"]
+    assert result_from_dict(doc).checks == _result().checks
+    assert 'id="leakage"' not in report.render_scorecard(doc)
+
+
+def test_leakage_findings_read_tolerantly():
+    from harness.report.findings import leakage_findings
+
+    checks = [{"name": "t", "kind": "leakage", "hint": "h", "findings": [
+        {"kind": "overlap", "file": "cell[2]", "line": 4, "message": "m"}, "junk",
+        {"file": "a.py", "line": 3, "where": "a.py:3", "fix": "f", "impact": "i"}]},
+        {"name": "u", "kind": "correctness", "findings": [{"kind": "target"}]},
+        {"name": "v", "kind": "leakage", "findings": "not a list"}]
+    found = leakage_findings(checks)
+    assert [(f.check, f.kind, f.where, f.fix, f.impact) for f in found] == [
+        ("t", "overlap", "cell[2]:4", "h", ""), ("t", "leakage", "a.py:3", "f", "i")]
 
 
 def test_a_document_from_json_renders_like_the_result():
@@ -265,3 +299,49 @@ def test_pages_in_headless_chromium(browser, tmp_path):
         browser.screenshot(shots / f"{name}-print.png", media="print")
     assert all((shots / f"{n}-{k}.png").stat().st_size > 1000 for n in pages
                for k in ("phone", "desktop", "print"))
+
+
+NO_GPU = "this check needs cuda, and none is available on this machine"
+
+
+def _unscored_row(day: int, month: int = 11) -> dict[str, Any]:
+    """A submit whose every check was skipped here: nothing gradable, max_score 0."""
+    return {**row("phase3/device-speedup", day, month=month), "score": 0.0, "max_score": 0.0,
+            "result": {"checks": [{"name": "test_matmul_small", "kind": "correctness",
+                                   "status": "skip", "message": NO_GPU}]}}
+
+
+def test_a_result_with_nothing_gradable_reads_so_on_the_scorecard_never_zero_percent():
+    skipped = tuple(CheckResult(f"hidden/test_{n}", f"test_{n}", "correctness", "hidden", "skip",
+                                0.0, 2.0, message=NO_GPU) for n in ("a", "b"))
+    r = _result(score=0.0, max_score=0.0, checks=skipped)
+    assert not r.gradable and _result().gradable
+    html = report.render_scorecard(r)
+    assert f"not gradable on this machine: {NO_GPU}" in html
+    assert not re.search(r"(?<![\d.])0%", html) and "0 of 0 points" not in html
+    assert "not gradable" not in report.render_scorecard(_result())
+
+
+def test_nothing_gradable_is_left_out_of_the_weekly_card_and_the_cohort():
+    import click
+
+    from harness.report import terminal
+
+    rows = fixture_history() + [_unscored_row(10), row("phase3/device-speedup", 17, 50.0),
+                                _unscored_row(24)]
+    c = progress.weekly_card(rows, PACK, "2026-W48", "ana", TODAY)
+    gpu = next(t for t in c.tasks if t.task == "phase3/device-speedup")
+    assert gpu.best is None and gpu.attempts == 1 and not gpu.passed_this_week
+    assert gpu.trend[-3:] == (None, 50.0, None)  # W46 and W48 had nothing gradable: no 0 %
+    assert gpu.not_gradable == f"not gradable on this machine: {NO_GPU}"
+    others = next(t for t in c.tasks if t.task == "phase1/dot-product")
+    assert not others.not_gradable and others.best == 100.0
+    html = report.render_weekly(c)
+    assert f"not gradable on this machine: {NO_GPU}" in html
+    text = click.unstyle(terminal.weekly_text(c))
+    line = next(x for x in text.splitlines() if x.startswith("phase3/device-speedup"))
+    assert "not gradable on this machine" in line and "0%" not in line
+    table = progress.cohort(rows, PACK, "2026-W48")
+    assert table.best[("ana", "phase3/device-speedup")] == 50.0  # the unscored ones: ignored
+    alone = progress.cohort([_unscored_row(24)], PACK, "2026-W48")
+    assert ("ana", "phase3/device-speedup") not in alone.best

@@ -233,6 +233,17 @@ def test_memory_bomb_verdict_is_memory_limit(grade_source: Grade, name: str) -> 
     assert all(c.outcome == "memory_limit" for c in result.checks)
 
 
+@pytest.mark.parametrize("name", ["memory_bomb_at_import", "memory_caught_at_import"])
+def test_memory_bomb_at_import_is_memory_limit_naming_the_limit(grade_source: Grade,
+                                                                 name: str) -> None:
+    # Issue 12, defect 9: these were `submission_error` and `crashed`.
+    result = grade_source(hostile(name))
+    assert result.verdict == "memory_limit", (result.verdict, result.message)
+    assert "1024 MiB" in result.message
+    assert result.score == 0
+    assert all(c.outcome == "not_run" for c in result.checks)
+
+
 @pytest.mark.slow
 def test_memory_exhausted_by_small_objects_is_reported_as_data(
         workspace: Path, tmp_path: Path) -> None:

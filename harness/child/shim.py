@@ -7,11 +7,13 @@ every verdict is computed in the grader from the data it receives.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import inspect
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -108,8 +110,40 @@ def load_submission(entry: str, workdir: str, folder: bool, name: str = MODULE_N
         raise ImportError(f"cannot load {entry}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
+    if name != MODULE_NAME:
+        spec.loader.exec_module(module)
+        return module
+    with memory_errors(workdir) as seen:
+        spec.loader.exec_module(module)
+    if seen:
+        # The import hit the memory limit and caught it: that is the verdict, whatever
+        # the module did next (what it holds may leave nothing for the calls to come).
+        sys.modules.pop(name, None)
+        del module
+        raise seen[0]
     return module
+
+
+@contextlib.contextmanager
+def memory_errors(workdir: str) -> Iterator[list[BaseException]]:
+    """Collect a MemoryError raised in (or through) the learner's own frames, even if the
+    learner catches it. Only learner frames are traced, and only while importing."""
+    seen: list[BaseException] = []
+
+    def local(frame: Any, event: str, arg: Any) -> Any:
+        if event == "exception" and not seen and isinstance(arg[1], MemoryError):
+            seen.append(arg[1])
+        return local
+
+    def calls(frame: Any, event: str, arg: Any) -> Any:
+        return local if frame.f_code.co_filename.startswith(workdir) else None
+
+    previous = sys.gettrace()
+    sys.settrace(calls)
+    try:
+        yield seen
+    finally:
+        sys.settrace(previous)
 
 
 class Server:

@@ -3,7 +3,9 @@
 Pure functions of the gradings (``history.timeline`` rows), the task ids of the pack
 and the week asked for. Days and weeks are UTC, like the timestamps they come from.
 A task counts as passed when a ``submit`` grading (public and hidden tests) scored
-full marks; ``check`` gradings count as activity only.
+full marks; ``check`` gradings count as activity only. A grading with nothing gradable
+(every check that scores skipped, e.g. a device task on a machine without its device)
+is activity too: it has no percentage, so it is in no best score, trend or cohort cell.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from harness.report.findings import Speedup, is_leakage, speedups
+from harness.summary import not_gradable
 
 WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
 #: How many weeks the score trend covers, ending with the week shown.
@@ -53,6 +56,7 @@ class TaskTrend:
     passed: bool
     passed_this_week: bool
     trend: tuple[float | None, ...]
+    not_gradable: str = ""  # this week's submits had nothing gradable: why, instead of 0 %
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,11 @@ def _percent(row: Mapping[str, Any]) -> float:
     return 100.0 * float(row["score"]) / top if top else 0.0
 
 
+def _scored(row: Mapping[str, Any]) -> bool:
+    """A ``submit`` grading with a percentage (not one where every check was skipped)."""
+    return row["mode"] == "submit" and float(row["max_score"]) > 0
+
+
 def _passed(row: Mapping[str, Any]) -> bool:
     return (row["mode"] == "submit" and row["verdict"] == "graded"
             and float(row["max_score"]) > 0 and _percent(row) >= 100.0 - 1e-9)
@@ -229,14 +238,17 @@ def weekly_card(gradings: Sequence[Mapping[str, Any]], pack: Sequence[str], week
         mine = [g for g in seen if g["task"] == task]
         best_by_week: dict[str, float] = {}
         for g in mine:
-            if g["mode"] == "submit":
+            if _scored(g):
                 label = week_label(_day(g))
                 best_by_week[label] = max(best_by_week.get(label, 0.0), _percent(g))
         current = [g for g in mine if _day(g) >= start]
+        unscored = [g for g in current if g["mode"] == "submit" and not _scored(g)]
         trends.append(TaskTrend(
             task=task, attempts=len(current), best=best_by_week.get(week),
             passed=task in passed_ever, passed_this_week=any(_passed(g) for g in current),
-            trend=tuple(best_by_week.get(w) for w in weeks)))
+            trend=tuple(best_by_week.get(w) for w in weeks),
+            not_gradable=not_gradable(0.0, _checks(unscored[-1]))
+            if unscored and week not in best_by_week else ""))
 
     phases = tuple(PhaseProgress(phase, sum(1 for t in pack if t.startswith(phase + "/")
                                             and t in passed_ever),
@@ -309,7 +321,7 @@ def cohort(gradings: Sequence[Mapping[str, Any]], pack: Sequence[str], week: str
         learners.add(who)
         if day >= start:
             active[who] = active.get(who, 0) + 1
-        if row["mode"] == "submit":
+        if _scored(row):
             key = (who, str(row["task"]))
             best[key] = max(best.get(key, 0.0), _percent(row))
     tasks = sorted(set(pack) | {t for _, t in best})

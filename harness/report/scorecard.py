@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.report import charts
 from harness.report.findings import CodeLine, Speedup, is_leakage, leakage_findings, speedups
-from harness.summary import VERDICT_TEXT
+from harness.summary import VERDICT_TEXT, not_gradable
 
 #: Sandbox fields in the order a reader wants them, and the values that mean "weaker".
 SANDBOX_FIELDS = ("level", "detail", "network", "pid_namespace", "hidden_files", "filesystem",
@@ -116,6 +116,7 @@ def _check_view(check: Mapping[str, Any]) -> dict[str, Any]:
             "points": 0.0, "max_points": 0.0, "message": "", "hint": "", "outcome": None,
             **check}
     view["speedups"] = speedups(check)
+    view["leaks"] = leakage_findings([check])
     view["where"] = [str(w) for w in check.get("where", ())]
     cell = check.get("cell")
     view["cell"] = cell if isinstance(cell, Mapping) else None
@@ -133,7 +134,9 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
     output = doc.get("output") or {}
     counts = {s: sum(1 for c in checks if c.get("status") == s)
               for s in ("pass", "fail", "error", "skip")}
-    state = ("perfect" if verdict == "graded" and percent >= 100 else
+    unscored = not_gradable(max_score, checks)  # no percentage at all, rather than 0 %
+    state = ("partial" if unscored and verdict == "graded" else
+             "perfect" if verdict == "graded" and percent >= 100 else
              "partial" if verdict == "graded" else "broken")
     return {
         "doc": doc,
@@ -144,8 +147,9 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
         "score": score,
         "max_score": max_score,
         "percent": percent,
-        "score_bar": charts.progress_bar(score, max_score if max_score else 1.0,
-                                         f"score {percent:.0f}%"),
+        "not_gradable": unscored,
+        "score_bar": None if unscored else charts.progress_bar(
+            score, max_score if max_score else 1.0, f"score {percent:.0f}%"),
         "checks": checks,
         "problems": [c for c in checks if c.get("status") in ("fail", "error")],
         "counts": counts,
@@ -154,7 +158,9 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
             [(s.label, s.ratio, s.low, s.high, s.required) for _, s in measured],
             "measured speedups") if measured else None,
         "has_leakage_checks": any(is_leakage(c) for c in checks),
-        "leakage": leakage_findings(checks),
+        "leakage": [f for c in checks for f in c["leaks"]],
+        "leakage_checks": sum(1 for c in checks if is_leakage(c) and c.get("status") != "skip"),
+        "leakage_passed": sum(1 for c in checks if is_leakage(c) and c.get("status") == "pass"),
         "notebook": _notebook_view(doc.get("notebook")),
         "device_rows": _device_rows(doc.get("device") or {}),
         "sandbox_rows": _sandbox_rows(doc.get("sandbox") or {}),

@@ -48,10 +48,13 @@ def weekly_text(card: WeeklyCard) -> str:
                                  f"trend {card.weeks[0]}…{card.weeks[-1]}", bold=True))
         for t in card.tasks:
             mark = click.style(" passed", fg="green") if t.passed_this_week else ""
-            best = _percent(t.best) if t.best is not None else ("checked" if t.attempts else "—")
+            best = _percent(t.best) if t.best is not None else (
+                "checked" if t.attempts and not t.not_gradable else "—")
             pad = 5 + len(best) - len(click.unstyle(best))
             lines.append(f"{t.task:<{width}}  {best:>{pad}}  {t.attempts:>4}  "
-                         f"{sparkline(t.trend)}{mark}")
+                         f"{sparkline(t.trend)}{mark}"
+                         + (click.style(f"  {t.not_gradable}", fg="yellow")
+                            if t.not_gradable else ""))
     else:
         lines.append(f"nothing graded in the last {len(card.weeks)} weeks")
     if card.phases:

@@ -17,7 +17,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from harness import clock, wire
 from harness.errors import SandboxError
@@ -44,6 +44,15 @@ class BoxSpec:
     preload: tuple[str, ...] = ("numpy",)
     notebook: NotebookPlan | None = None  # run these notebook cells instead of importing
     trace: dict[str, Any] | None = None  # `grade leakage`: run the program under the trace
+
+
+class RequestWatch(Protocol):
+    """What :attr:`Box.watch` is called with, around each request."""
+
+    def before(self, header: dict[str, Any]) -> None: ...
+
+    def after(self, header: dict[str, Any], values: dict[str, Any],
+              reply: dict[str, Any]) -> None: ...
 
 
 class BoxFailure(Exception):
@@ -151,6 +160,9 @@ class Box:
     stdout_limit: int = 20_000
     cells: CellLog | None = None
     cpu_seconds: float | None = None  # CPU time of the whole box (cgroup), after close
+    #: Sees every request before it is sent (it may refuse one by raising) and every reply
+    #: (the grader's bookkeeping: which names a check used, what they returned).
+    watch: RequestWatch | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -254,10 +266,14 @@ class Box:
         """Send one request; return the decoded reply header with ``value`` filled in."""
         if self.child is None or not self.alive:
             raise BoxFailure("crashed", "the submission's process is no longer running")
+        if self.watch is not None:
+            self.watch.before(header)
         limit = self.spec.limits.call_seconds if timeout is None else timeout
         limit = min(limit, self.budget.remaining())
         reply, decoded = self._exchange(wire.encode_message(header, values), limit, "answering")
         reply["value"] = decoded.get("result")
+        if self.watch is not None:
+            self.watch.after(header, values, reply)
         return reply
 
     def _exchange(self, request: bytes | None, limit: float,

@@ -1,7 +1,8 @@
 """phase3/device-speedup: the same torch code on the CPU and on an accelerator.
 
 Run `grade check phase3/device-speedup` for the public tests and
-`grade submit phase3/device-speedup` for the full grading (on a machine with CUDA or MPS).
+`grade submit phase3/device-speedup` for the full grading (the speed-up check needs CUDA or
+MPS; without one the correctness checks run on the CPU).
 """
 
 import numpy as np

@@ -1,0 +1,258 @@
+"""Known mistakes, diagnosed by name: failing checks re-run against the task's mutants.
+
+Every task ships mutants: whole submissions with one known mistake and a one-line
+description of it (the module docstring). When a learner's check fails, the same check
+(same test, same seeded inputs) runs again against each mutant, each in its own box on
+the reference side: nothing of a mutant reaches the learner's child, and only data comes
+back. A mutant *explains* a failing check when
+
+* the check made calls (a correctness check): every call the learner's run made got the
+  same reply from the mutant, within tolerance and of the same type, or the same
+  exception type; this is the strong evidence ("your outputs match the mistake");
+* the check made no calls (a static or timing check, used only when no correctness check
+  failed): the mutant fails it as well.
+
+The diagnosis lists the mutants that explain the most failing checks, strong evidence
+first. A submission that passes every check gets none.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness import submissions, wire
+from harness.plugin import BoxSession, CheckLog, GraderPlugin
+from harness.results import CheckResult
+from harness.sandbox import BoxFailure, Budget
+from harness.sandbox.box import boxes_root
+from harness.tasks import Task
+
+#: Tolerances of "the same output": loose enough for a different summation order,
+#: tight enough that 1/n against 2/n or ddof=0 against ddof=1 differ.
+RTOL, ATOL = 1e-6, 1e-9
+MAX_SHOWN = 3
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A known mistake: the submission that makes it and its description in words."""
+
+    path: Path
+    name: str
+    mistake: str
+
+
+def mutants_of(folder: Path) -> list[Mutant]:
+    """The mutants in ``folder`` (``reference/<task>/mutants``), with their descriptions."""
+    out = []
+    for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
+        out.append(Mutant(path, path.stem, describe(path)))
+    return out
+
+
+def describe(path: Path) -> str:
+    """The mutant's docstring's first line, without its ``Mutant:`` label."""
+    try:
+        doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+    except (SyntaxError, OSError, ValueError, UnicodeDecodeError):
+        doc = None
+    first = doc.strip().splitlines()[0] if doc and doc.strip() else path.stem.replace("_", " ")
+    return first.removeprefix("Mutant:").strip()
+
+
+@dataclass
+class Learner:
+    """What the diagnosis needs from the learner's grading."""
+
+    checks: Sequence[CheckResult]
+    logs: dict[str, CheckLog]  # by check id
+    selectors: dict[str, str]  # check id -> pytest node selector
+
+
+RunTests = Callable[[list[str], GraderPlugin], None]
+
+
+def diagnose(task: Task, learner: Learner, mutants: Sequence[Mutant], plugin_for: Callable[
+        [BoxSession, dict[str, Any], Callable[[str], Any]], GraderPlugin],
+        run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> list[dict[str, Any]]:
+    """Diagnosis entries for the learner's failing checks (empty when none failed)."""
+    failing = [c for c in learner.checks if c.status == "fail" and c.outcome != "no_credit"
+               and c.id in learner.selectors]
+    if any(c.kind == "correctness" for c in failing):
+        # Output by output; a check that stopped at a stub is not a mistake yet.
+        strong = chosen = [c for c in failing if c.kind == "correctness" and
+                           (log := learner.logs.get(c.id)) is not None and log.calls and
+                           not _unfinished(log)]
+    else:  # every output is right: the static and timing checks that failed
+        strong, chosen = [], failing
+    if not chosen or not mutants:
+        return []
+    found = []
+    for mutant in mutants:
+        explained = _explained(task, mutant, chosen, learner, plugin_for, run_tests, spec_of)
+        if explained:
+            found.append((mutant, explained))
+    return [{"mutant": m.name, "mistake": m.mistake,
+             "evidence": "outputs" if strong else "failure",
+             "checks": explained} for m, explained in cover(found)[:MAX_SHOWN]]
+
+
+def cover(found: list[tuple[Mutant, list[str]]]) -> list[tuple[Mutant, list[str]]]:
+    """The mutants worth naming: the one that explains most failing checks, then any
+    that explains checks it leaves unexplained (a second mistake), greedily. A mutant
+    that explains only a subset of what a named one explains is left out."""
+    chosen: list[tuple[Mutant, list[str]]] = []
+    covered: set[str] = set()
+    remaining = list(found)
+    while remaining:
+        remaining.sort(key=lambda item: (-len(set(item[1]) - covered), -len(item[1]),
+                                         item[0].name))
+        mutant, explained = remaining.pop(0)
+        if not set(explained) - covered:
+            break
+        chosen.append((mutant, explained))
+        covered |= set(explained)
+    return chosen
+
+
+def _explained(task: Task, mutant: Mutant, chosen: list[CheckResult], learner: Learner,
+               plugin_for: Callable[[BoxSession, dict[str, Any], Callable[[str], Any]],
+                                    GraderPlugin],
+               run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> list[str]:
+    """The chosen checks this mutant explains (re-run in the mutant's own box)."""
+    sub = submissions.locate(task, mutant.path, mutant.path.parent)
+    staged = submissions.stage(sub, boxes_root())
+    session = BoxSession(spec_of(staged, sub.entry), Budget(task.limits.total_seconds))
+    try:
+        try:
+            report = session.start()
+        except BoxFailure:
+            return []
+        if not report.ok:
+            return []
+
+        def static(name: str) -> Any:
+            return submissions.function_source(staged, sub, name)
+
+        plugin = plugin_for(session, report.names, static)
+        run_tests([learner.selectors[c.id] for c in chosen], plugin)
+    finally:
+        session.close()
+        submissions.unstage(staged)
+    theirs = {c.id: c for c in plugin.checks}
+    out = []
+    for check in chosen:
+        other = theirs.get(check.id)
+        if other is None or other.status == "pass":
+            continue
+        mine = learner.logs.get(check.id)
+        log = plugin.log_of(check.id)
+        if mine is not None and mine.calls:
+            if log is None or not same_calls(mine, log):
+                continue
+        out.append(check.id)
+    return out
+
+
+def _unfinished(log: CheckLog | None) -> bool:
+    """A check that stopped at a stub (``raise NotImplementedError``): not a mistake yet."""
+    if log is None or not log.calls:
+        return False
+    reply = log.calls[-1][2]
+    error = reply.get("error")
+    return not reply.get("ok") and isinstance(error, dict) and \
+        error.get("type") == "NotImplementedError"
+
+
+def same_calls(mine: CheckLog, theirs: CheckLog) -> bool:
+    """Every call of the learner's run answered the same way by the mutant."""
+    if len(theirs.calls) < len(mine.calls):
+        return False
+    for (h1, _, r1), (h2, _, r2) in zip(mine.calls, theirs.calls, strict=False):
+        if h1.get("op") != h2.get("op") or h1.get("path") != h2.get("path"):
+            return False
+        if not same_reply(r1, r2):
+            return False
+    return True
+
+
+def same_reply(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Two replies of the child: the same value, or the same exception type."""
+    if bool(a.get("ok")) != bool(b.get("ok")):
+        return False
+    if not a.get("ok"):
+        ea, eb = a.get("error"), b.get("error")
+        return isinstance(ea, dict) and isinstance(eb, dict) and ea.get("type") == eb.get("type")
+    return same_value(a.get("value"), b.get("value"))
+
+
+def same_value(a: Any, b: Any, depth: int = 0) -> bool:
+    """Equal within tolerance, and of the same type (a float32 result is not a float64
+    one, a NumPy array is not a float): the observable behaviour, as a test sees it."""
+    if depth > 20:
+        return False
+    if isinstance(a, wire.Handle) or isinstance(b, wire.Handle):
+        return isinstance(a, wire.Handle) and isinstance(b, wire.Handle) and a.type == b.type
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, np.ndarray):
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        if a.dtype.kind in "fc":
+            return bool(np.allclose(a, b, rtol=RTOL, atol=ATOL, equal_nan=True))
+        if a.dtype.kind in "iub":
+            return bool(np.array_equal(a, b))
+        try:
+            return bool(np.array_equal(a, b))
+        except (TypeError, ValueError):
+            return False
+    if isinstance(a, float | np.floating):
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return math.isclose(a, b, rel_tol=RTOL, abs_tol=ATOL)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(same_value(x, y, depth + 1)
+                                        for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k], depth + 1) for k in a)
+    if _is_pandas(a):
+        return _same_pandas(a, b)
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - an odd __eq__ on decoded data: not the same
+        return False
+
+
+def _is_pandas(value: Any) -> bool:
+    return type(value).__module__.startswith("pandas")
+
+
+def _same_pandas(a: Any, b: Any) -> bool:
+    import pandas as pd
+
+    try:
+        if isinstance(a, pd.DataFrame):
+            pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=RTOL, atol=ATOL)
+        elif isinstance(a, pd.Series):
+            pd.testing.assert_series_equal(a, b, check_exact=False, rtol=RTOL, atol=ATOL)
+        elif isinstance(a, pd.Index):
+            pd.testing.assert_index_equal(a, b)
+        else:
+            return bool(a == b)
+    except (AssertionError, TypeError, ValueError):
+        return False
+    return True
+
+
+def mutant_spec(base: Any) -> Callable[[Path, str], Any]:
+    """A mutant's box spec: the learner's limits and masks, the mutant's module."""
+    def spec(staged: Path, entry: str) -> Any:
+        return replace(base, source=staged, entry=entry, folder=False, notebook=None)
+    return spec
