@@ -19,6 +19,7 @@ first. A submission that passes every check gets none.
 from __future__ import annotations
 
 import ast
+import hashlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -94,6 +95,7 @@ def diagnose(task: Task, learner: Learner, mutants: Sequence[Mutant], plugin_for
         strong, chosen = [], failing
     if not chosen or not mutants:
         return []
+    _DIAGNOSES[task.fingerprint()] = _DIAGNOSES.get(task.fingerprint(), 0) + 1
     found = []
     for mutant in mutants:
         explained = _explained(task, mutant, chosen, learner, plugin_for, run_tests, spec_of)
@@ -122,11 +124,62 @@ def cover(found: list[tuple[Mutant, list[str]]]) -> list[tuple[Mutant, list[str]
     return chosen
 
 
+#: What each mutant did in each check, per (task fingerprint, mutant file hash): the
+#: checks' inputs are seeded by task and test, so a mutant's run does not depend on whose
+#: failure is being diagnosed. Filled on demand; bounded.
+Outcome = tuple[str, CheckLog | None]
+_MEMO: dict[tuple[str, str], dict[str, Outcome]] = {}
+_DIAGNOSES: dict[str, int] = {}  # diagnoses per task fingerprint in this process
+MEMO_ENTRIES = 64
+
+
 def _explained(task: Task, mutant: Mutant, chosen: list[CheckResult], learner: Learner,
                plugin_for: Callable[[BoxSession, dict[str, Any], Callable[[str], Any]],
                                     GraderPlugin],
                run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> list[str]:
-    """The chosen checks this mutant explains (re-run in the mutant's own box)."""
+    """The chosen checks this mutant explains."""
+    theirs = _outcomes(task, mutant, [c.id for c in chosen], learner, plugin_for, run_tests,
+                       spec_of)
+    out = []
+    for check in chosen:
+        status, log = theirs.get(check.id, ("missing", None))
+        if status not in ("fail", "error"):
+            continue
+        mine = learner.logs.get(check.id)
+        if mine is not None and mine.calls:
+            if log is None or not same_calls(mine, log):
+                continue
+        out.append(check.id)
+    return out
+
+
+def _outcomes(task: Task, mutant: Mutant, wanted: list[str], learner: Learner,
+              plugin_for: Callable[[BoxSession, dict[str, Any], Callable[[str], Any]],
+                                   GraderPlugin],
+              run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> dict[str, Outcome]:
+    """The mutant's status and log in the ``wanted`` checks, run in its own box when not
+    known yet. From the second diagnosis of a task in this process on (a batch, `grade
+    validate`), every non-timing check runs at once, so later diagnoses only look up."""
+    fingerprint = task.fingerprint()
+    key = (fingerprint, hashlib.sha256(mutant.path.read_bytes()).hexdigest())
+    if key not in _MEMO and len(_MEMO) >= MEMO_ENTRIES:
+        _MEMO.clear()
+    memo = _MEMO.setdefault(key, {})
+    todo = [i for i in wanted if i not in memo]
+    if todo and _DIAGNOSES.get(fingerprint, 0) > 1:
+        todo += [c.id for c in learner.checks if c.kind != "timing" and c.id not in memo
+                 and c.id in learner.selectors and c.id not in todo]
+    if todo:
+        memo.update(_run(task, mutant, todo, learner, plugin_for, run_tests, spec_of))
+    return {i: memo[i] for i in wanted if i in memo}
+
+
+def _run(task: Task, mutant: Mutant, ids: list[str], learner: Learner,
+         plugin_for: Callable[[BoxSession, dict[str, Any], Callable[[str], Any]],
+                              GraderPlugin],
+         run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> dict[str, Outcome]:
+    """Run the checks ``ids`` against the mutant, in a box of its own."""
+    failed: dict[str, Outcome] = {i: ("missing", None) for i in ids}
     sub = submissions.locate(task, mutant.path, mutant.path.parent)
     staged = submissions.stage(sub, boxes_root())
     session = BoxSession(spec_of(staged, sub.entry), Budget(task.limits.total_seconds))
@@ -134,31 +187,21 @@ def _explained(task: Task, mutant: Mutant, chosen: list[CheckResult], learner: L
         try:
             report = session.start()
         except BoxFailure:
-            return []
+            return failed
         if not report.ok:
-            return []
+            return failed
 
         def static(name: str) -> Any:
             return submissions.function_source(staged, sub, name)
 
         plugin = plugin_for(session, report.names, static)
-        run_tests([learner.selectors[c.id] for c in chosen], plugin)
+        run_tests([learner.selectors[i] for i in ids], plugin)
     finally:
         session.close()
         submissions.unstage(staged)
-    theirs = {c.id: c for c in plugin.checks}
-    out = []
-    for check in chosen:
-        other = theirs.get(check.id)
-        if other is None or other.status == "pass":
-            continue
-        mine = learner.logs.get(check.id)
-        log = plugin.log_of(check.id)
-        if mine is not None and mine.calls:
-            if log is None or not same_calls(mine, log):
-                continue
-        out.append(check.id)
-    return out
+    for c in plugin.checks:
+        failed[c.id] = (c.status, plugin.log_of(c.id))
+    return failed
 
 
 def _unfinished(log: CheckLog | None) -> bool:

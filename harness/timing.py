@@ -77,13 +77,18 @@ class TimingFailure(ShownToLearner):
 
 
 class OutputMismatch(TimingFailure):
-    """A timed call returned something other than what its input must give."""
+    """A timed call returned something other than what its input must give.
 
-    def __init__(self, label: str, offset: int, got: Any) -> None:
-        super().__init__(f"{label} returned {_short(got)} in a timed call, which is not the "
-                         "result for that call's input; timings only count on correct results "
-                         "(does it cache results, or depend on earlier calls?)")
-        self.label, self.offset = label, offset
+    A correctness failure found while timing: the message says so as a correctness check
+    would (what was wrong and where, see :mod:`harness.checks.outputs`), naming only what
+    the learner's code returned; ``public_message`` adds the expected values, for a public
+    check. ``offset`` is the window of the wrong call (-1: not one call's fault).
+    """
+
+    def __init__(self, message: str, offset: int = -1,
+                 public_message: str | None = None) -> None:
+        super().__init__(message, public_message=public_message)
+        self.offset = offset
 
 
 @dataclass(frozen=True)
@@ -248,7 +253,8 @@ class _Run:
             offsets = self.offsets(side, number)
         elapsed, outputs = side.run(offsets)
         if len(outputs) != len(offsets):
-            raise OutputMismatch(side.label, -1, f"{len(outputs)} outputs for {len(offsets)} calls")
+            raise OutputMismatch(f"{side.label} gave {len(outputs)} results for {len(offsets)} "
+                                 "calls in one timed request: every call must return its own")
         for k, out in zip(offsets, outputs, strict=True):
             self.check(which, k, out)
         if which == "fast":
@@ -400,8 +406,3 @@ def _fmt(x: float) -> str:
     if x >= 10:
         return f"{x:.0f}"
     return f"{x:.2g}" if x < 1 else f"{x:.1f}"
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."

@@ -13,6 +13,7 @@ import pytest
 
 from harness import grading, settings, tasks, timing
 from harness.checks import speed
+from harness.checks.outputs import show
 from harness.checks.speed import Inputs, project, same
 from harness.results import Result
 
@@ -85,7 +86,7 @@ class FakeSide:
 
 def _exact(which: str, offset: int, out: Any) -> None:
     if out != float(offset):
-        raise timing.OutputMismatch(which, offset, out)
+        raise timing.OutputMismatch(f"{which} returned {out} for window {offset}", offset)
 
 
 def test_protocol_passes_a_large_ratio_and_calibrates_samples():
@@ -157,7 +158,7 @@ def test_a_child_that_runs_fewer_calls_is_caught_by_its_outputs():
     with pytest.raises(timing.OutputMismatch) as info:
         timing.measure(liar, FakeSide("your loop", 1e-2), 20.0, _exact)
     assert isinstance(info.value, timing.TimingFailure)  # shown to the learner
-    assert "not the result for that call's input" in str(info.value)
+    assert str(info.value).startswith("fast returned ") and info.value.offset >= 0
 
 
 def test_samples_keep_their_environment():
@@ -198,6 +199,81 @@ def test_large_outputs_are_compared_by_projection():
     assert not same(project(out, w), project(out * 1.01, w), 1e-7, 0.0)
     assert same([1.0, {"a": 2.0}], (1.0, {"a": 2.0 + 1e-12}), 1e-9, 0.0)
     assert not same(1.0, "1.0", 1e-9, 0.0)
+
+
+class FakeBoxSide:
+    """A side as :class:`speed.OutputCheck` sees it: a label, a call, one more untimed call."""
+
+    def __init__(self, label: str, fn: Any, inputs: Inputs, where: str = "submission") -> None:
+        self.label, self.fn, self.inputs = label, fn, inputs
+        self.call = speed.Call("f", where=where)  # type: ignore[arg-type]
+
+    def full_output(self, offset: int) -> Any:
+        return self.fn(*self.inputs.window(offset))
+
+
+def _off_by_one_at_3_1(x: np.ndarray) -> np.ndarray:
+    out = x * 2
+    out[3, 1] += 1
+    return out
+
+
+def _scale_check(expect: Any, slow_where: str = "submission"):
+    rng = np.random.default_rng(2)
+    inputs = Inputs.build((rng.normal(size=(400, 50)),), rng, vary=True)
+    weights = rng.standard_normal(400 * 50)  # outputs cross as projections, as in a grading
+    sides = {"fast": FakeBoxSide("your scale", _off_by_one_at_3_1, inputs),
+             "slow": FakeBoxSide("your loop", lambda x: x * 2, inputs, slow_where)}
+    check = speed.OutputCheck(sides, inputs, expect, weights, 1e-7, 0.0)  # type: ignore[arg-type]
+    window = inputs.window(5)[0]
+    return check, window, weights
+
+
+def test_a_wrong_timed_output_reads_like_a_failed_correctness_check():
+    check, x, weights = _scale_check(lambda x: x * 2)
+    check("slow", 5, project(x * 2, weights))
+    with pytest.raises(timing.OutputMismatch) as info:
+        check("fast", 5, project(_off_by_one_at_3_1(x), weights))
+    got, want = show(x[3, 1] * 2 + 1), show(x[3, 1] * 2)
+    head = ("your scale returned a wrong result on the timed input (n=400): "
+            "first difference at [3, 1]: ")
+    assert str(info.value) == f"{head}got {got}, which is not the expected value"
+    assert info.value.public_message == f"{head}expected {want}, got {got}"
+    for text in (str(info.value), info.value.public_message):
+        assert "projection" not in text and "shape" not in text and "cache" not in text
+
+
+def test_two_learner_functions_that_disagree_show_both_values():
+    check, x, weights = _scale_check(None)
+    check("slow", 5, project(x * 2, weights))
+    with pytest.raises(timing.OutputMismatch) as info:
+        check("fast", 5, project(_off_by_one_at_3_1(x), weights))
+    assert str(info.value) == (
+        "your loop and your scale returned different results on the timed input (n=400): "
+        f"first difference at [3, 1]: your loop gave {show(x[3, 1] * 2)}, "
+        f"your scale gave {show(x[3, 1] * 2 + 1)}")
+
+
+def test_the_reference_side_values_stay_hidden():
+    check, x, weights = _scale_check(None, slow_where="reference")
+    check("slow", 5, project(x * 2, weights))
+    with pytest.raises(timing.OutputMismatch) as info:
+        check("fast", 5, project(_off_by_one_at_3_1(x), weights))
+    assert show(x[3, 1] * 2) not in str(info.value)
+    assert str(info.value).endswith(f"yours gave {show(x[3, 1] * 2 + 1)}, which is not the "
+                                    "expected value")
+    assert f"the reference gave {show(x[3, 1] * 2)}" in info.value.public_message
+
+
+def test_one_function_with_two_answers_for_one_input_is_asked_about_caching():
+    check, x, _ = _scale_check(None)
+    check.weights = None
+    check("fast", 5, 1.0)
+    with pytest.raises(timing.OutputMismatch) as info:
+        check("fast", 5, 2.0)
+    assert str(info.value) == (
+        "your scale returned different results for the same timed input (n=400): the first "
+        "gave 1.0, a later call gave 2.0; does it cache results, or depend on earlier calls?")
 
 
 # ------------------------------------------------------------------ helpers
@@ -375,7 +451,9 @@ def test_child_that_repeats_one_answer_instead_of_calling_fails(speed_workspace,
     r = _grade(speed_workspace, REPEAT_LIAR, tmp_path)
     check = _checks(r)["test_speed"]
     assert check.status == "fail"
-    assert "not the result for that call's input" in check.message
+    assert check.message.startswith("your NumPy version returned a wrong result on the timed "
+                                    "input (n=20000): got ")
+    assert check.message.endswith(", which is not the expected value")
 
 
 def test_inconclusive_measurement_skips_the_check_instead_of_failing(
@@ -388,3 +466,64 @@ def test_inconclusive_measurement_skips_the_check_instead_of_failing(
     assert check.message.startswith("timing inconclusive, re-run the grading")
     assert _checks(r)["test_speed_vs_reference"].status == "skip"
     assert r.score == r.max_score == 0  # skipped checks count for neither
+
+
+SCALE_TOML = """
+title = "Scale a matrix"
+phase = "phase0"
+description = "scale(x) returns 2 * x; scale_loop(x) the same with loops."
+
+[[interface]]
+name = "scale"
+signature = "(x)"
+
+[[interface]]
+name = "scale_loop"
+signature = "(x)"
+
+[limits]
+call_seconds = 10
+total_seconds = 60
+"""
+
+SCALE_TEST = """
+import numpy as np
+
+
+def test_scale_timed(timing, rng):
+    x = rng.normal(size=(400, 50))
+    timing.compare(fast=timing.call("scale", x, label="your scale"),
+                   slow=timing.call("scale_loop", x, label="your loop"),
+                   at_least=1, expect=lambda x: 2 * x)
+"""
+
+OFF_BY_ONE = """
+import numpy as np
+
+def scale(x):
+    out = 2 * x
+    out[3, 1] += 1
+    return out
+
+def scale_loop(x):
+    return np.array([[2 * v for v in row] for row in x])
+"""
+
+
+def test_a_wrong_large_output_fails_with_its_values_not_internal_data(tmp_path):
+    # A (400, 50) output crosses as a projection while timed; the failure still shows the
+    # first differing element, the expected value only in the public check.
+    root = tmp_path / "ws"
+    task = root / "tasks" / "phase0" / "speed"
+    for visibility in ("public", "hidden"):
+        (task / visibility).mkdir(parents=True)
+        (task / visibility / f"test_{visibility}.py").write_text(SCALE_TEST)
+    (task / "task.toml").write_text(SCALE_TOML)
+    r = _grade(root, OFF_BY_ONE, tmp_path)
+    public, hidden = (c.message for c in sorted(r.checks, key=lambda c: c.visibility != "public"))
+    head = ("your scale returned a wrong result on the timed input (n=400): first difference "
+            "at [3, 1]: ")
+    assert public.startswith(head + "expected ") and ", got " in public, public
+    assert hidden.startswith(head + "got ") and hidden.endswith("not the expected value")
+    for text in (public, hidden):
+        assert "projection" not in text and "cache" not in text and "{" not in text

@@ -26,7 +26,6 @@ nothing, because every time is read by the grader.
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import signal
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +36,7 @@ import numpy as np
 import pytest
 
 from harness import clock, device, timing, wire
+from harness.checks.outputs import difference_words, first_difference, same, type_name
 from harness.remote import Channel, RemoteException
 from harness.sandbox import Box, BoxFailure
 
@@ -93,6 +93,13 @@ class Inputs:
         return [a[offset:offset + self.windows[i]] if i in self.windows else a
                 for i, a in enumerate(self.args)]
 
+    def size(self) -> str:
+        """``n=1000``: the rows of the first (varied) array argument, as a learner says it."""
+        rows = next(iter(self.windows.values()), None)
+        if rows is None:
+            rows = next((len(a) for a in self.args if isinstance(a, np.ndarray) and a.ndim), None)
+        return f" (n={rows})" if rows is not None else ""
+
 
 def project(out: Any, weights: np.ndarray | None) -> Any:
     """The grader's twin of the child's projection of a large array output."""
@@ -101,30 +108,6 @@ def project(out: Any, weights: np.ndarray | None) -> Any:
         value = float(flat @ weights[:flat.size]) if flat.size <= len(weights) else None
         return {"shape": list(out.shape), "projection": value}
     return out
-
-
-def same(got: Any, want: Any, rtol: float, atol: float) -> bool:
-    """Whether two decoded outputs agree (numbers within tolerance, containers by item)."""
-    if isinstance(want, bool) or isinstance(got, bool):
-        return got is want or got == want
-    if isinstance(want, int | float) and isinstance(got, int | float):
-        if math.isnan(want) or math.isnan(got):
-            return math.isnan(want) and math.isnan(got)
-        return math.isclose(got, want, rel_tol=rtol, abs_tol=atol)
-    if isinstance(want, np.ndarray) or isinstance(got, np.ndarray):
-        try:
-            g, w = np.asarray(got), np.asarray(want)
-            return g.shape == w.shape and bool(np.allclose(g, w, rtol=rtol, atol=atol,
-                                                           equal_nan=True))
-        except (TypeError, ValueError):
-            return False
-    if isinstance(want, dict) and isinstance(got, dict):
-        return got.keys() == want.keys() and all(same(got[k], want[k], rtol, atol)
-                                                 for k in want)
-    if isinstance(want, list | tuple) and isinstance(got, list | tuple):
-        return len(got) == len(want) and all(same(g, w, rtol, atol)
-                                             for g, w in zip(got, want, strict=True))
-    return bool(got == want)
 
 
 @contextlib.contextmanager
@@ -178,28 +161,105 @@ class BoxSide:
             outputs = self.channel.request(header, values)
             elapsed = clock.monotonic() - start
         if not isinstance(outputs, list):
-            raise timing.OutputMismatch(self.label, -1, outputs)
+            raise timing.OutputMismatch(f"{self.label}'s timed request gave "
+                                        f"{type_name(outputs)}, not one result per call")
         return elapsed, outputs
+
+    def full_output(self, offset: int) -> Any:
+        """One more call at ``offset``, untimed, its whole output sent back: a wrong output
+        is shown as values, and a large one is timed only as its projection."""
+        header: dict[str, Any] = {"op": "call_each", "path": [self.call.name],
+                                  "offsets": [int(offset)],
+                                  "windows": {str(i): n for i, n in self.inputs.windows.items()}}
+        values = {"args": self.refs, "kwargs": self.call.kwargs, "weights": None}
+        outputs = self.channel.request(header, values)
+        if not isinstance(outputs, list) or len(outputs) != 1:
+            raise ValueError("not one output for one call")
+        return outputs[0]
 
 
 class OutputCheck:
-    """Checks every timed output: against ``expect``, else against the same window's."""
+    """Checks every timed output: against ``expect``, else against the same window's.
 
-    def __init__(self, labels: dict[str, str], inputs: Inputs,
+    A wrong output fails the check as a correctness check would: what the learner's code
+    returned on that input and where it first differs; the expected values (``expect``'s,
+    or the reference's) only in the public form of the message.
+    """
+
+    def __init__(self, sides: dict[str, BoxSide], inputs: Inputs,
                  expect: Callable[..., Any] | None, weights: np.ndarray | None,
                  rtol: float, atol: float) -> None:
-        self.labels, self.inputs, self.expect = labels, inputs, expect
+        self.sides, self.inputs, self.expect = sides, inputs, expect
         self.weights, self.rtol, self.atol = weights, rtol, atol
         self.known: dict[int, Any] = {}
+        self.first: dict[int, Literal["fast", "slow"]] = {}
 
     def __call__(self, which: Literal["fast", "slow"], offset: int, out: Any) -> None:
         if offset not in self.known:
+            self.first[offset] = which
             if self.expect is None:
                 self.known[offset] = out
                 return
             self.known[offset] = project(self.expect(*self.inputs.window(offset)), self.weights)
         if not same(out, self.known[offset], self.rtol, self.atol):
-            raise timing.OutputMismatch(self.labels[which], offset, out)
+            raise self.mismatch(which, offset, out)
+
+    def mismatch(self, which: Literal["fast", "slow"], offset: int,
+                 out: Any) -> timing.OutputMismatch:
+        """The failure for ``out``, a wrong output of ``which`` at ``offset``."""
+        label = self.sides[which].label
+        on = f"on the timed input{self.inputs.size()}"
+        if self.expect is not None:
+            return self._wrong(label, on, offset, self._whole(which, offset, out),
+                               self.expect(*self.inputs.window(offset)), "expected")
+        first = self.first[offset]
+        if first == which:  # one function, two answers for one input
+            diff = None if self.weights is not None else \
+                first_difference(out, self.known[offset], self.rtol, self.atol)
+            words = f": {difference_words(diff, 'a later call gave', 'the first gave')}" \
+                if diff else ""
+            return timing.OutputMismatch(f"{label} returned different results for the same "
+                                         f"timed input{self.inputs.size()}{words}; does it "
+                                         "cache results, or depend on earlier calls?", offset)
+        other = self.sides[first]
+        theirs = self._whole(first, offset, self.known[offset])
+        if other.call.where == "reference":
+            return self._wrong(label, on, offset, self._whole(which, offset, out), theirs,
+                               "the reference gave", "yours gave")
+        mine = self._whole(which, offset, out)
+        diff = None if mine is None or theirs is None else \
+            first_difference(mine, theirs, self.rtol, self.atol)
+        head = f"{other.label} and {label} returned different results {on}"
+        if diff is None:
+            return timing.OutputMismatch(f"{head}, so one of them is wrong", offset)
+        return timing.OutputMismatch(
+            f"{head}: {difference_words(diff, f'{label} gave', f'{other.label} gave')}",
+            offset)
+
+    def _wrong(self, label: str, on: str, offset: int, got: Any, want: Any,
+               want_label: str, got_label: str = "got") -> timing.OutputMismatch:
+        """``your f returned a wrong result on the timed input (n=400): first difference
+        at [3, 1]: expected 0.5, got 0.25``, with only the got side for hidden checks."""
+        head = f"{label} returned a wrong result {on}"
+        diff = None if got is None or want is None else \
+            first_difference(got, want, self.rtol, self.atol)
+        if diff is None:
+            return timing.OutputMismatch(f"{head} in a timed call (but not when called again: "
+                                         "does it cache results, or depend on earlier calls?)"
+                                         if got is not None else head, offset)
+        return timing.OutputMismatch(f"{head}: {difference_words(diff, got_label, None)}",
+                                     offset,
+                                     f"{head}: {difference_words(diff, got_label, want_label)}")
+
+    def _whole(self, which: Literal["fast", "slow"], offset: int, out: Any) -> Any:
+        """``out`` itself, or when it came back as a projection, the output of one more
+        call on the same input (None if that call fails: the message then has no values)."""
+        if self.weights is None:
+            return out
+        try:
+            return self.sides[which].full_output(offset)
+        except (BoxFailure, RemoteException, ValueError, pytest.skip.Exception):
+            return None
 
 
 class Timing:
@@ -274,8 +334,7 @@ class Timing:
         inputs = Inputs.build(f.args, rng, vary)
         weights = self._weights(f, inputs, rng)
         sides = {"fast": self._side(f, inputs, weights), "slow": self._side(s, inputs, weights)}
-        check = OutputCheck({k: v.label for k, v in sides.items()}, inputs, expect,
-                            weights, rtol, atol)
+        check = OutputCheck(sides, inputs, expect, weights, rtol, atol)
         m = timing.measure(sides["fast"], sides["slow"], float(threshold), check,
                            plan or self._plan or DEFAULT_PLAN, seed=self._seed,
                            environment=self._environment, varied_inputs=bool(inputs.windows))
