@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
+from markupsafe import escape
 from sklearn.datasets import make_classification
 
-from harness import grading, settings, tasks
+from harness import grading, report, settings, tasks
 from harness.checks import ShownToLearner
 from harness.checks.leakage import Leakage, findings, message
 from harness.child import provenance
+from harness.leakage import kinds
+from harness.results import result_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 CLEAN = sorted((ROOT / "tests" / "fixtures" / "leakage").glob("clean_*.py"))
@@ -136,6 +140,56 @@ def test_sandboxed_grading_reports_the_leak(tmp_path: Path) -> None:
     assert "StandardScaler was fitted at line 11" in leak.message
     assert leak.where == ("scaler_before_split.py:11",)
     assert all(c.status == "pass" for c in r.checks if c.name != leak.name)
+    # issue 12, defect 6: the leak travels as a typed finding in the result document ...
+    doc = json.loads(r.to_json())
+    [finding] = next(c for c in doc["checks"] if c["name"] == leak.name)["findings"]
+    assert {k: finding[k] for k in ("kind", "file", "line", "where")} == {
+        "kind": "preprocessing", "file": "scaler_before_split.py", "line": 11,
+        "where": "scaler_before_split.py:11"}
+    assert "StandardScaler was fitted at line 11" in finding["message"]
+    assert finding["fix"] == kinds.fix("preprocessing")
+    assert finding["impact"] == kinds.impact("preprocessing")
+    assert all(c["findings"] == [] for c in doc["checks"] if c["name"] != leak.name)
+    assert result_from_dict(doc).checks == r.checks
+    # ... and the scorecard shows it: kind, place, what happened, fix and impact
+    html = report.render_scorecard(doc)
+    section = html[html.index('id="leakage"'):html.index('id="checks"')]
+    for text in ('<span class="badge fail">preprocessing</span>',
+                 '<span class="mono">scaler_before_split.py:11</span>',
+                 "StandardScaler was fitted at line 11", "found by test_evaluate_does_not_leak",
+                 escape(kinds.fix("preprocessing")), escape(kinds.impact("preprocessing"))):
+        assert text in section, text
+
+
+def test_sandboxed_grading_of_the_reference_has_no_findings(tmp_path: Path) -> None:
+    s = settings.resolve(workspace=str(tmp_path), tasks=str(ROOT / "tasks"),
+                         reference=str(ROOT / "reference"))
+    task = tasks.load_task(s.tasks.value, "phase2/leakage")
+    r = grading.grade(task, REFERENCE / "solution.py", s, mode="check")
+    leaks = [c for c in r.checks if c.kind == "leakage"]
+    assert len(leaks) == 2 and all(c.status == "pass" and c.findings == () for c in leaks)
+    html = report.render_scorecard(json.loads(r.to_json()))
+    assert "no leakage found by 2 checks" in html and 'class="problem leak"' not in html
+
+
+def test_check_hands_typed_findings_to_its_recorder() -> None:
+    recorded: list[Any] = []
+    report_ = trace(REFERENCE / "mutants" / "scaler_before_split.py", "evaluate")
+    with pytest.raises(ShownToLearner):
+        Leakage(FakeChannel(report_), recorded.extend).check("evaluate")  # type: ignore[arg-type]
+    assert [(f.kind, f.where(), f.impact) for f in recorded] == [
+        ("preprocessing", "scaler_before_split.py:11", kinds.impact("preprocessing"))]
+    clean = trace(REFERENCE / "solution.py", "evaluate")
+    Leakage(FakeChannel(clean), recorded.extend).check("evaluate")  # type: ignore[arg-type]
+    assert len(recorded) == 1  # a clean call records nothing
+
+
+def test_findings_from_an_untrusted_trace_are_bounded() -> None:
+    report_ = trace(REFERENCE / "mutants" / "scaler_before_split.py", "evaluate")
+    for fit in report_["fits"]:
+        fit["file"] = "x" * 10_000
+    [found] = findings(report_)
+    assert len(found.file) == 200 and len(found.message) <= 500
 
 
 class LocalChannel:

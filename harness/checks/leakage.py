@@ -5,16 +5,25 @@ instrumentation (:mod:`harness.child.provenance`) and fails with a learner-facin
 when a fitted object had seen the rows it was later evaluated on. The trace is a claim from
 an untrusted process: it is validated as data, and honest code is what it serves; a
 submission that forges it gains nothing it could not get by not using scikit-learn.
+
+The leaks found are also handed, as typed :class:`~harness.leakage.judge.Finding` records
+(kind, place, message, fix, impact), to the plugin, which carries them in the check's
+result so that the scorecard can show each one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from harness.checks import ShownToLearner
 from harness.leakage.judge import Finding, judge, repeated_test_scoring
-from harness.leakage.kinds import fix
+from harness.leakage.kinds import fix, impact
 from harness.remote import Channel
+
+#: at most this many leaks of one call are reported (and named in the message)
+MAX_FINDINGS = 5
 
 
 def findings(report: Any) -> list[Finding]:
@@ -30,7 +39,9 @@ def findings(report: Any) -> list[Finding]:
             found.append(Finding("multi-test", file, line, f"line {line} scores several "
                                  "differently fitted models on the same test rows, so the "
                                  "best of them is chosen by the test set", fix("multi-test")))
-        return found
+        # the text comes from an untrusted trace (file names, type names): bounded here
+        return [replace(f, file=f.file[:200], message=f.message[:500],
+                        impact=f.impact or impact(f.kind)) for f in found]
     except (TypeError, ValueError, AttributeError, KeyError):
         raise TypeError("the leakage trace is not well-formed") from None
 
@@ -38,7 +49,7 @@ def findings(report: Any) -> list[Finding]:
 def message(found: list[Finding]) -> str:
     """The learner-facing text for the leaks of one call."""
     parts = [f"{i + 1}) [{f.kind}] {f.message} ({f.where()}): {f.fix}."
-             for i, f in enumerate(found[:5])]
+             for i, f in enumerate(found[:MAX_FINDINGS])]
     return "data leakage: test rows reached training. " + " ".join(parts)
 
 
@@ -81,10 +92,16 @@ def changed_by_perturbation(before: dict[str, Any], after: dict[str, Any]) -> li
 
 
 class Leakage:
-    """The ``leakage`` fixture: run a learner function under the provenance trace."""
+    """The ``leakage`` fixture: run a learner function under the provenance trace.
 
-    def __init__(self, channel: Channel) -> None:
+    ``record`` receives the findings of each :meth:`check` that finds a leak, before the
+    check fails (the plugin keeps them for the check's result).
+    """
+
+    def __init__(self, channel: Channel,
+                 record: Callable[[list[Finding]], None] | None = None) -> None:
         self._channel = channel
+        self._record = record
 
     def trace(self, name: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """The child's trace report of one call (a claim; ``result`` is the call's value)."""
@@ -99,7 +116,10 @@ class Leakage:
         report = self.trace(name, *args, **kwargs)
         found = findings(report)
         if found:
-            raise ShownToLearner(message(found), tuple(f.where() for f in found[:5]))
+            if self._record is not None:
+                self._record(found[:MAX_FINDINGS])
+            raise ShownToLearner(message(found),
+                                 tuple(f.where() for f in found[:MAX_FINDINGS]))
         return report.get("result")
 
     def metamorphic(self, name: str, X: Any, *rest: Any, **kwargs: Any) -> list[str]:

@@ -28,7 +28,9 @@ class Finding:
     message: str
     fix: str
     how: str = "run"  # "run" (seen happening), "code" (read in the source) or "run+code"
-    impact: str = ""  # how much the score moved once the leak was removed, when measured
+    #: why it inflates the score: how far the score moved once the leak was removed, when
+    #: ``grade leakage`` measured it, or the kind's reason (the ``leakage`` fixture)
+    impact: str = ""
 
     def where(self) -> str:
         if self.file.startswith("cell["):

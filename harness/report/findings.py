@@ -11,9 +11,10 @@ and ``slow``), ``rounds`` and ``outcome`` (``pass``, ``fail``, ``inconclusive``)
 shape of ``harness.timing.Measurement.to_dict()``. A mapping holding ``comparisons`` is
 a list of them.
 
-A leakage finding is a check of kind ``leakage`` that failed; its optional ``leakage``
-mapping (issue 5) adds ``kind``, ``impact``, ``fix`` and ``code``: lines as
-``{"line": 12, "text": "...", "offending": true}``.
+A check of kind ``leakage`` carries the leaks it found under ``findings`` (issue 12): a
+list of mappings with ``kind`` (one of :data:`harness.leakage.kinds.KINDS`), ``where``
+(``file:line`` or ``cell N, line M``; else built from ``file`` and ``line``), ``message``,
+``fix`` and ``impact``: the shape of ``harness.leakage.judge.Finding.to_dict()``.
 """
 
 from __future__ import annotations
@@ -67,15 +68,15 @@ class CodeLine:
 
 @dataclass(frozen=True)
 class LeakageFinding:
-    """A leakage check that failed, in learner terms."""
+    """One leak a leakage check found, in learner terms: what, where, why it matters, and
+    what to do instead."""
 
     check: str
     kind: str
+    where: str
     message: str
-    impact: str
     fix: str
-    where: tuple[str, ...]
-    code: tuple[CodeLine, ...]
+    impact: str
 
 
 def _positive(value: Any) -> float | None:
@@ -132,23 +133,34 @@ def is_leakage(check: Mapping[str, Any]) -> bool:
     return check.get("kind") == "leakage"
 
 
+def _where(entry: Mapping[str, Any]) -> str:
+    where = entry.get("where")
+    if isinstance(where, str) and where:
+        return where
+    file, line = entry.get("file"), entry.get("line")
+    if isinstance(file, str) and file:
+        return f"{file}:{line}" if isinstance(line, int) and not isinstance(line, bool) \
+            else file
+    return ""
+
+
 def leakage_findings(checks: Sequence[Mapping[str, Any]]) -> list[LeakageFinding]:
-    """Each failed leakage check as a finding, with its lines where the check gives them."""
-    findings = []
+    """Every leak the leakage checks found, in check order; empty when none found one."""
+    found = []
     for check in checks:
-        if not is_leakage(check) or check.get("status") not in ("fail", "error"):
+        entries = check.get("findings") if is_leakage(check) else None
+        if not isinstance(entries, list | tuple):
             continue
-        extra = check.get("leakage")
-        extra = extra if isinstance(extra, Mapping) else {}
-        code = tuple(CodeLine(c["line"] if isinstance(c.get("line"), int) else None,
-                              str(c.get("text", "")), bool(c.get("offending")))
-                     for c in extra.get("code", []) if isinstance(c, Mapping))
-        findings.append(LeakageFinding(
-            check=str(check.get("name", "")), kind=str(extra.get("kind", "")),
-            message=str(check.get("message", "")), impact=str(extra.get("impact", "")),
-            fix=str(extra.get("fix") or check.get("hint", "")),
-            where=tuple(str(w) for w in check.get("where", ())), code=code))
-    return findings
+        name = str(check.get("name", ""))
+        for entry in entries:
+            if not isinstance(entry, Mapping):
+                continue
+            found.append(LeakageFinding(
+                check=name, kind=str(entry.get("kind") or "leakage"), where=_where(entry),
+                message=str(entry.get("message", "")),
+                fix=str(entry.get("fix") or check.get("hint", "")),
+                impact=str(entry.get("impact", ""))))
+    return found
 
 
 def _fmt(value: float) -> str:

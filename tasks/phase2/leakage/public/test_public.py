@@ -3,6 +3,8 @@
 import numpy as np
 from sklearn.datasets import make_classification
 
+from harness.checks.outputs import check_python_float
+
 
 def data(seed, missing=True):
     X, y = make_classification(n_samples=240, n_features=20, n_informative=4,
@@ -17,14 +19,14 @@ def data(seed, missing=True):
 def test_evaluate_returns_sane_accuracy(submission):
     X, y = data(0)
     acc = submission.evaluate(X, y, 0)
-    assert isinstance(acc, float), f"evaluate returned {type(acc).__name__}, not float"
+    check_python_float(acc, "evaluate")  # float(...): np.float64 is one, np.float32 is not
     assert 0.6 <= acc <= 1.0, f"accuracy {acc} is not plausible for this data"
 
 
 def test_cv_returns_sane_accuracy(submission):
     X, y = data(1, missing=False)
     acc = submission.cross_validate_selected(X, y, 0)
-    assert isinstance(acc, float), f"cross_validate_selected returned {type(acc).__name__}"
+    check_python_float(acc, "cross_validate_selected")
     assert 0.6 <= acc <= 1.0, f"accuracy {acc} is not plausible for this data"
 
 
