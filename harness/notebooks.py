@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness import definitions
 from harness.errors import HarnessError
 from harness.submissions import MAX_SOURCE_BYTES, NOTEBOOK_ENTRY, StaticProblem, source_too_large
 from harness.submissions import NOTEBOOK_MAX_BYTES as MAX_NOTEBOOK_BYTES
@@ -250,13 +251,11 @@ def syntax_problems(notebook: Notebook) -> list[StaticProblem]:
 
 
 def function_source(notebook: Notebook, name: str) -> ast.FunctionDef | None:
-    """The AST of a top-level function; a later cell's definition wins, as when run."""
-    found = None
-    for _, tree in _trees(notebook):
-        for node in tree.body:
-            if isinstance(node, ast.FunctionDef) and node.name == name:
-                found = node
-    return found
+    """The AST of the function a top-level name stands for, resolved as in a module
+    (:func:`harness.submissions.function_source`); the cells share one namespace, and a
+    later cell's binding wins, as when run. Files are named ``cell[N]``."""
+    cells = tuple((f"cell[{cell.number}]", tree) for cell, tree in _trees(notebook))
+    return definitions.resolve(definitions.Code(definitions.Namespace(cells)), name)
 
 
 def module_trees(notebook: Notebook) -> list[ast.Module]:

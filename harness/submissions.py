@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import definitions, pathnames
 from harness.errors import SubmissionNotFound
 from harness.sandbox import scratch
 from harness.tasks import Task
@@ -60,17 +61,32 @@ def locate(task: Task, path: Path | None, submissions_dir: Path) -> Submission:
     for cand in candidates:
         if cand is None:
             continue
-        if cand.is_file() and cand.suffix == ".py":
+        # Checked before any stat: a name too long, or a folder this user cannot search,
+        # is "no submission here", never an OSError out of the grader. A default
+        # candidate whose name is too long cannot exist, and the next one may.
+        why = pathnames.problem(cand)
+        if why and path is None:
+            continue
+        try:
+            is_file, is_dir = (False, False) if why else (cand.is_file(), cand.is_dir())
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+        if why:
+            raise SubmissionNotFound(f"cannot use {pathnames.shorten(str(cand))} as a "
+                                     f"submission: {why}",
+                                     hint="pass the path of a .py module, a .ipynb notebook "
+                                     "or a folder that you can read")
+        if is_file and cand.suffix == ".py":
             return _with_note(Submission(cand.resolve(), "module", cand.name), path, candidates)
-        if cand.is_file() and cand.suffix == ".ipynb":
+        if is_file and cand.suffix == ".ipynb":
             return Submission(cand.resolve(), "notebook", NOTEBOOK_ENTRY)
-        if cand.is_dir():
+        if is_dir:
             if not (cand / task.entry).is_file():
                 raise SubmissionNotFound(f"{cand} has no {task.entry}",
                                          hint=f"a folder submission needs {task.entry} as its "
                                          "entry point (the task spec's `entry`)")
             return _with_note(Submission(cand.resolve(), "folder", task.entry), path, candidates)
-        if cand.is_file():
+        if is_file:
             raise SubmissionNotFound(f"{cand} is neither a Python module (.py) nor a notebook "
                                      "(.ipynb)")
     shown = ", ".join(str(c) for c in candidates if c is not None)
@@ -81,7 +97,8 @@ def locate(task: Task, path: Path | None, submissions_dir: Path) -> Submission:
 def _with_note(sub: Submission, given: Path | None, candidates: Sequence[Path | None]
                ) -> Submission:
     notebook = candidates[-1]
-    if given is not None or notebook is None or not notebook.is_file():
+    if given is not None or notebook is None or pathnames.problem(notebook) or \
+            not notebook.is_file():
         return sub
     return Submission(sub.path, sub.format, sub.entry,
                       f"found both {sub.path.name} and {notebook.name}; graded the "
@@ -178,15 +195,34 @@ def source_too_large(name: str, size: int) -> StaticProblem:
 
 
 def function_source(staged: Path, sub: Submission, name: str) -> ast.FunctionDef | None:
-    """The AST of a top-level function of the entry module (for static checks)."""
+    """The AST of the function a top-level name of the entry module stands for (for static
+    checks): a :class:`~harness.definitions.Resolved`, followed through aliases, lambdas
+    and, in a folder, imports from its other files; with the helpers it reaches."""
+    entry = _namespace(staged, sub.entry)
+    if entry is None:
+        return None
+    if sub.format != "folder":
+        return definitions.resolve(definitions.Code(entry), name)
+    parsed: dict[str, definitions.Namespace | None] = {}
+
+    def files(rel: str) -> definitions.Namespace | None:
+        if rel not in parsed:
+            parsed[rel] = _namespace(staged, rel)
+        return parsed[rel]
+
+    return definitions.resolve(definitions.Code(entry, files), name)
+
+
+def _namespace(staged: Path, rel: str) -> definitions.Namespace | None:
+    """One staged file, parsed, or ``None`` (absent, unparsable, over the size cap)."""
+    path = staged / rel
     try:
-        source = (staged / sub.entry).read_bytes()
+        if not path.is_file() or path.is_symlink():
+            return None
+        source = path.read_bytes()
         if len(source) > MAX_SOURCE_BYTES:
             return None  # refused by static_problems; never parsed
-        tree = ast.parse(source)
+        tree = ast.parse(source, filename=rel)
     except (SyntaxError, RecursionError, MemoryError, ValueError, OSError):
         return None
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
-            return node
-    return None
+    return definitions.Namespace(((rel, tree),), rel)

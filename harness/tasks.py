@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from harness import pathnames
+from harness.checks.loops import LoopRule, loop_rule
 from harness.errors import SpecError, TaskNotFound
 from harness.limits import Limits
 
@@ -50,6 +52,7 @@ class CheckSpec:
     points: float = 1.0
     hint: str = ""
     kind: CheckKind = "correctness"
+    loops: LoopRule | None = None  # which Python loops the check allows where
 
 
 @dataclass(frozen=True)
@@ -173,13 +176,17 @@ def parse_spec(path: Path, task_id: str) -> Task:
     for name, raw in _typed(data.get("checks", {}), dict, path, "checks").items():
         where = f"checks.{name}."
         raw = _typed(raw, dict, path, f"checks.{name}")
-        _unknown(raw, {"points", "hint", "kind"}, path, where)
+        _unknown(raw, {"points", "hint", "kind", "loops"}, path, where)
         points = _typed(raw.get("points", 1.0), float, path, where + "points")
         if not math.isfinite(points) or points < 0:
             raise SpecError(str(path), where + "points", "must not be negative")
+        try:
+            loops = loop_rule(raw["loops"]) if "loops" in raw else None
+        except ValueError as exc:
+            raise SpecError(str(path), where + "loops", str(exc)) from None
         checks[name] = CheckSpec(points, _typed(raw.get("hint", ""), str, path, where + "hint"),
                                  _choice(raw.get("kind", "correctness"), CHECK_KINDS, path,
-                                         where + "kind"))  # type: ignore[arg-type]
+                                         where + "kind"), loops)  # type: ignore[arg-type]
     return Task(
         id=task_id, root=path.parent,
         title=_need(data, "title", str, path),
@@ -233,13 +240,21 @@ def task_id_of(spec_path: Path, pack: Path) -> str:
 
 
 def load_task(pack: Path, task_id: str) -> Task:
-    """Load one task by id, e.g. ``phase1/dot-product``."""
+    """Load one task by id, e.g. ``phase1/dot-product``.
+
+    The id is checked before it becomes a path: only a well-formed id (the shape
+    :func:`parse_spec` accepts) is looked up, so ``../`` cannot leave the pack and a
+    name too long for the file system is "no such task", not an ``OSError``.
+    """
     path = pack / task_id / SPEC_FILE
-    if not path.is_file():
+    if not _ID.fullmatch(task_id) or pathnames.problem(path) or not path.is_file():
         known = [task_id_of(p, pack) for p in discover(pack)]
-        close = [k for k in known if task_id.split("/")[-1] in k] or \
+        name = task_id.rstrip("/").split("/")[-1]
+        close = [k for k in known if name and name in k] or \
             difflib.get_close_matches(task_id, known, n=1)
-        raise TaskNotFound(f"no task {task_id!r} in {pack}",
+        why = pathnames.problem(path)
+        raise TaskNotFound(f"no task {pathnames.shorten(task_id)!r} in {pack}"
+                           + (f" (the id cannot name a folder: {why})" if why else ""),
                            hint=f"did you mean {close[0]}?" if close else
                            "`grade list` shows the tasks")
     return parse_spec(path, task_id)
