@@ -10,8 +10,9 @@ The terminal summary and the HTML scorecard both read these; neither groups on i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from harness.results import CheckResult
 
@@ -134,3 +135,23 @@ def points(value: float) -> str:
     """Points as a person writes them: ``3``, ``1.5``, ``0.33`` (never ``0.111``)."""
     text = f"{value:.2f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+_FIELDS = {f.name for f in fields(CheckResult)}
+
+
+def from_document(check: Mapping[str, Any]) -> CheckResult:
+    """A check of a result document (any harness version) as a :class:`CheckResult`:
+    unknown fields dropped, missing ones defaulted, so old documents group too."""
+    data = {k: v for k, v in check.items() if k in _FIELDS}
+    data.setdefault("id", str(check.get("name", "?")))
+    data.setdefault("name", str(data["id"]).split("/", 1)[-1])
+    data.setdefault("kind", "correctness")
+    data.setdefault("visibility", "public")
+    data.setdefault("status", "error")
+    data.setdefault("points", 0.0)
+    data.setdefault("max_points", 0.0)
+    for key in ("where", "timing", "uses", "findings"):
+        if key in data and isinstance(data[key], list):
+            data[key] = tuple(data[key])
+    return CheckResult(**data)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness import diagnosis, feedback, grading, settings, summary, tasks
+from harness import diagnosis, feedback, grading, report, settings, summary, tasks
 from harness.results import CheckResult, credit_working_code, result_from_dict
 from harness.ticker import Ticker
 
@@ -91,6 +91,9 @@ def test_a_syntax_error_is_one_message_and_no_check_runs(tmp_path: Path) -> None
     assert len(text.splitlines()) < 20  # was 94 lines, the same error on all 29 checks
     assert f"{len(r.checks)} checks not run" in text
     assert text.count("syntax error") == 2  # the cause, and the verdict's message
+    html = report.render_scorecard(r)
+    assert "What to fix first (1 cause)" in html
+    assert f"{len(r.checks)} not run" in html and "0 failed" in html
 
 
 def test_no_credit_for_quality_of_code_that_does_not_work() -> None:
@@ -153,6 +156,9 @@ def test_a_mutant_is_diagnosed_by_its_mistake_and_the_reference_is_not(tmp_path:
     text = click.unstyle(summary.render(r))
     assert text.index("likely mistake") < text.index("what to fix first")
     assert result_from_dict(json.loads(r.to_json())) == r
+    html = report.render_scorecard(r)
+    assert "Likely mistake" in html and "ddof=1" in html
+    assert html.index("Likely mistake") < html.index("What to fix first")
     ref = shipped("phase1/broadcast-normalize",
                   (ROOT / "reference/phase1/broadcast-normalize/solution.py").read_text(),
                   tmp_path)

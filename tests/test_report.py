@@ -92,7 +92,7 @@ def rich_document() -> dict[str, Any]:
 def test_scorecard_shows_task_verdict_score_and_every_check():
     html = report.render_scorecard(_result())
     for text in ("phase1/dot-product", "33%", "1 of 3 points", "public/test_small",
-                 "hidden/test_lengths", "hidden/test_gpu", "What to fix (1)",
+                 "hidden/test_lengths", "hidden/test_gpu", "What to fix first (1 cause)",
                  "check len(a) == len(b) first", "solution.py:7 in dot",
                  "no accelerator on this machine", "openblas 0.3.31", "2048 MiB",
                  "epoch 1 loss 0.3"):

@@ -16,6 +16,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from harness import feedback
 from harness.report import charts, progress, scorecard
 from harness.results import Result, write_atomically
 
@@ -42,6 +43,7 @@ def environment() -> jinja2.Environment:
                              trim_blocks=True, lstrip_blocks=True, finalize=_printable)
     env.globals["charts"] = charts
     env.filters["num"] = lambda v, digits=3: f"{float(v):.{digits}g}"
+    env.filters["pts"] = lambda v: feedback.points(float(v))
     return env
 
 

@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from harness import feedback
 from harness.report import charts
 from harness.report.findings import CodeLine, Speedup, is_leakage, leakage_findings, speedups
 from harness.summary import VERDICT_TEXT, not_gradable
@@ -123,6 +124,58 @@ def _check_view(check: Mapping[str, Any]) -> dict[str, Any]:
     return view
 
 
+def _cause_views(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The failures grouped by cause, in the order to fix them (:mod:`harness.feedback`),
+    each with what the page shows of its first check (cell, speedups, leakage)."""
+    by_id = {str(c.get("id")): c for c in checks}
+    out = []
+    for number, cause in enumerate(feedback.causes(
+            feedback.from_document(c) for c in checks), 1):
+        first = by_id.get(cause.checks[0].id, {})
+        lines = cause.message.strip().splitlines() or [""]
+        out.append({
+            "number": number, "stage": cause.stage, "heading": cause.heading,
+            "title": lines[0], "body": "\n".join(lines[1:40]), "where": list(cause.where),
+            "hint": cause.hint, "count": len(cause.checks),
+            "what": "not run" if cause.stage in ("load", "interface") else "failed",
+            "lost": cause.points_lost, "check_list": cause.check_list(6),
+            "status": cause.checks[0].status,
+            "leaks": [f for c in cause.checks for f in by_id.get(c.id, {}).get("leaks", [])],
+            "speedups": first.get("speedups", []), "cell": first.get("cell")})
+    return out
+
+
+def _test_views(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The "All checks" list: one line per test, its parametrized cases folded."""
+    by_id = {str(c.get("id")): c for c in checks}
+    out = []
+    for line in feedback.test_lines([feedback.from_document(c) for c in checks]):
+        views = [by_id.get(c.id, {}) for c in line.cases]
+        not_run = all(c.outcome == "not_run" for c in line.cases)
+        skipped = next((c.message for c in line.cases if c.status == "skip" and c.message), "")
+        out.append({"id": line.id, "kind": line.kind, "points": line.points,
+                    "max_points": line.max_points,
+                    "status": "not run" if not_run else line.status,
+                    "badge": "error" if not_run else line.status,
+                    "cases": f"{line.passed}/{line.counted} cases" if len(line.cases) > 1
+                    and line.counted else "",
+                    "skip": skipped if line.status == "skip" else "",
+                    "speedups": [s for v in views for s in v.get("speedups", [])]
+                    if line.status == "pass" else []})
+    return out
+
+
+def _diagnosis_views(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for d in doc.get("diagnosis") or ():
+        if not isinstance(d, Mapping):
+            continue
+        checks = list(dict.fromkeys(feedback.base_name(str(c)) for c in d.get("checks") or ()))
+        out.append({"mistake": str(d.get("mistake", "")), "checks": checks,
+                    "evidence": str(d.get("evidence", ""))})
+    return out
+
+
 def context(doc: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the scorecard template shows, computed from one result document."""
     checks = [_check_view(c) for c in doc.get("checks", ()) if isinstance(c, Mapping)]
@@ -134,6 +187,8 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
     output = doc.get("output") or {}
     counts = {s: sum(1 for c in checks if c.get("status") == s)
               for s in ("pass", "fail", "error", "skip")}
+    counts["not_run"] = sum(1 for c in checks if c.get("outcome") in ("not_run", "missing"))
+    counts["error"] -= counts["not_run"]
     unscored = not_gradable(max_score, checks)  # no percentage at all, rather than 0 %
     state = ("partial" if unscored and verdict == "graded" else
              "perfect" if verdict == "graded" and percent >= 100 else
@@ -152,6 +207,9 @@ def context(doc: Mapping[str, Any]) -> dict[str, Any]:
             score, max_score if max_score else 1.0, f"score {percent:.0f}%"),
         "checks": checks,
         "problems": [c for c in checks if c.get("status") in ("fail", "error")],
+        "causes": _cause_views(checks),
+        "tests": _test_views(checks),
+        "diagnosis": _diagnosis_views(doc),
         "counts": counts,
         "speedups": measured,
         "speedup_chart": charts.speedup_bars(
