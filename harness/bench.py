@@ -96,6 +96,26 @@ def load_recipe(task: Task) -> ModuleType:
     return module
 
 
+def parse_sizes(text: str) -> tuple[int, ...]:
+    """The input sizes of ``--sizes 100,1e4,...``: whole numbers, each at least 1.
+
+    Checked here, before anything runs: a size of 0 or below reached the recipe's
+    ``inputs`` and the log-scale chart as a ``ValueError`` traceback.
+    """
+    sizes = []
+    for part in text.split(","):
+        try:
+            value = float(part)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and value >= 1 and value == int(value)):
+            raise UsageError(f"--sizes {text[:60]!r}: {part.strip()[:30]!r} is not a whole "
+                             "number of at least 1",
+                             hint="pass input sizes such as --sizes 100,1000,10000")
+        sizes.append(int(value))
+    return tuple(sizes)
+
+
 def run_bench(task: Task, path: Path | None, settings: Settings,
               sizes: Sequence[int] | None = None,
               progress: Callable[[str], None] = lambda _: None) -> BenchReport:
@@ -105,6 +125,8 @@ def run_bench(task: Task, path: Path | None, settings: Settings,
     functions = tuple(recipe.FUNCTIONS)
     chosen: Any = sizes or getattr(recipe, "SIZES", DEFAULT_SIZES)
     sizes = tuple(int(n) for n in chosen)
+    if any(n < 1 for n in sizes):
+        raise UsageError(f"input sizes must be at least 1; got {min(sizes)}")
     expect = getattr(recipe, "expect", None)
     from harness import grading
     from harness.plugin import BoxSession

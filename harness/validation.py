@@ -1,17 +1,20 @@
 """`grade validate`: every spec parses, every reference scores 100%, every mutant fails.
 
 This is how a task pack proves its tests test: a mutant is a known-wrong submission,
-and a mutant that passes every check means the hidden tests miss that mistake.
+and a mutant that passes every check means the hidden tests miss that mistake. Success
+is only reported where it was earned: a task whose every check skipped proved nothing,
+and a ``[checks.<name>]`` entry that names no test (a typo) silently scores nothing.
 """
 
 from __future__ import annotations
 
 import ast
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import grading, tasks
+from harness import grading, pathnames, tasks
 from harness.errors import HarnessError
 from harness.settings import Settings
 
@@ -32,6 +35,56 @@ def _summary(path: Path) -> str:
     return (doc or "").splitlines()[0] if doc else path.stem
 
 
+def defined_tests(task: tasks.Task) -> set[str] | None:
+    """The names of the task's tests as written in ``public/`` and ``hidden/``, read with
+    ``ast`` (nothing is imported or run); ``None`` when a test file cannot be parsed.
+
+    Read statically so the answer does not depend on what ran (a skipped or deselected
+    test still counts). Every name starting with ``test`` that a module or a class binds
+    counts: functions, methods of ``Test*`` classes and of their base classes, and names
+    bound otherwise (``test_x = make_test()``, ``from x import test_y``). Function
+    bodies are not read: their names are locals, never tests. A name counted in error
+    only hides a typo; it never reports a sound entry.
+    """
+    names: set[str] = set()
+    for path in task.public_tests + task.hidden_tests:
+        try:
+            tree = ast.parse(path.read_bytes(), filename=str(path))
+        except (SyntaxError, OSError, ValueError, RecursionError, MemoryError):
+            return None  # grading reports the collection error; nothing to compare here
+        pending: list[ast.AST] = [tree]
+        while pending:
+            for node in ast.iter_child_nodes(pending.pop()):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                    names.add(node.name)
+                    continue
+                if isinstance(node, ast.Lambda):
+                    continue
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    names.add(node.id)
+                elif isinstance(node, ast.alias):
+                    names.add(node.asname or node.name.split(".")[-1])
+                pending.append(node)
+    return {n for n in names if n.startswith("test")}
+
+
+def unknown_checks(task: tasks.Task) -> list[str]:
+    """One problem per ``[checks.<name>]`` of the spec that names no test of the task.
+
+    Points and hints are matched to tests by name, so a misspelt entry is silently
+    ignored while grading: its test scores the default point and shows no hint.
+    """
+    names = defined_tests(task)
+    if names is None:
+        return []
+    problems = []
+    for name in sorted(set(task.checks) - names):
+        close = difflib.get_close_matches(name, sorted(names), n=1)
+        problems.append(f"{task.id}: [checks.{name}] names no test in public/ or hidden/"
+                        + (f"; did you mean {close[0]}?" if close else ""))
+    return problems
+
+
 def validate_task(s: Settings, task: tasks.Task, progress: Callable[[str], None]) -> list[str]:
     """Problems with one task's reference and mutants (empty when sound)."""
     problems = []
@@ -40,9 +93,12 @@ def validate_task(s: Settings, task: tasks.Task, progress: Callable[[str], None]
         return [f"{task.id}: no reference solution at {s.reference.value / task.id}/solution.py"]
     result = grading.grade(task, ref, s, mode="validate")
     if result.checks and all(c.status == "skip" for c in result.checks):
-        # e.g. an accelerator task on a CPU-only machine: nothing can be proven here.
-        progress(f"  skipped on this machine: {result.checks[0].message}")
-        return []
+        # e.g. an accelerator task whose every check needs the accelerator, on a CPU-only
+        # machine: nothing was proven, so it is not counted valid. (A device task whose
+        # correctness checks run on the CPU and only the speed-up skips is validated.)
+        reason = result.checks[0].message or result.message or "no reason given"
+        progress(f"  every check skipped on this machine: {reason}")
+        return [f"{task.id}: nothing was validated: every check skipped: {reason}"]
     failing = [c.id for c in result.checks if c.status != "pass"]
     if result.verdict != "graded" or result.score != result.max_score or not result.checks:
         problems.append(f"{task.id}: the reference scores {result.score:g}/{result.max_score:g} "
@@ -56,7 +112,12 @@ def validate_task(s: Settings, task: tasks.Task, progress: Callable[[str], None]
         r = grading.grade(task, mutant, s, mode="validate", fail_fast=True)
         caught = [c.name for c in r.checks if c.status in ("fail", "error")]
         progress(f"  mutant {mutant.stem}: caught by {', '.join(caught) or 'no check'}")
-        if r.verdict == "graded" and r.score == r.max_score:
+        if r.verdict == "graded" and r.score == r.max_score and any(
+                c.status == "skip" for c in r.checks):
+            # Only a check this machine skips (an accelerator's speed-up) can catch it here.
+            progress(f"  mutant {mutant.stem}: not provable here, a check that may catch it "
+                     "was skipped")
+        elif r.verdict == "graded" and r.score == r.max_score:
             problems.append(f"{task.id}: mutant {mutant.name} passes every check, so the tests "
                             f"miss: {_summary(mutant)}")
     if "notebook" in task.formats:
@@ -98,7 +159,8 @@ def _notebook_forms(s: Settings, task: tasks.Task, ref: Path, module_score: floa
             r = grading.grade(task, path, s, mode="validate", fail_fast=True)
             caught = [c.name for c in r.checks if c.status in ("fail", "error")]
             progress(f"  mutant {name} (notebook): caught by {', '.join(caught) or 'no check'}")
-            if r.verdict == "graded" and r.score == r.max_score:
+            if r.verdict == "graded" and r.score == r.max_score and not any(
+                    c.status == "skip" for c in r.checks):  # else: see validate_task
                 problems.append(f"{task.id}: mutant {name} passes every check as a notebook")
     return problems
 
@@ -110,16 +172,25 @@ def validate_pack(s: Settings, only: tuple[str, ...] = (),
     specs = tasks.discover(s.tasks.value)
     if not specs:
         report.problems.append(f"no tasks found under {s.tasks.value}")
-    for spec_path in specs:
-        task_id = tasks.task_id_of(spec_path, s.tasks.value)
+    known = [tasks.task_id_of(p, s.tasks.value) for p in specs]
+    for task_id in dict.fromkeys(only):
+        if task_id not in known:
+            # Asked for by name and not there: "0 problems" would claim it was validated.
+            close = difflib.get_close_matches(task_id, known, n=1)
+            report.problems.append(f"{pathnames.shorten(task_id)}: no such task under "
+                                   f"{s.tasks.value}"
+                                   + (f"; did you mean {close[0]}?" if close else ""))
+    for spec_path, task_id in zip(specs, known, strict=True):
         if only and task_id not in only:
             continue
         progress(task_id)
+        problems = []
         try:
             task = tasks.parse_spec(spec_path, task_id)
-            problems = validate_task(s, task, progress)
+            problems += unknown_checks(task)
+            problems += validate_task(s, task, progress)
         except HarnessError as exc:
-            problems = [f"{task_id}: {exc.message}"]
+            problems.append(f"{task_id}: {exc.message}")
         report.problems.extend(problems)
         report.ok_count += not problems
     return report

@@ -396,6 +396,30 @@ def test_unknown_task_with_a_typo_gets_a_did_you_mean_hint(pack: Path) -> None:
     assert info.value.hint == "did you mean phase1/dot-product?"
 
 
+@pytest.mark.parametrize("task_id", [
+    "a" * 300,                         # one name past NAME_MAX: was OSError, File name too long
+    "phase1/" + "a" * 300,
+    "phase1/" + "a/" * 2100 + "add",   # past PATH_MAX as a whole
+])
+def test_an_id_too_long_for_the_file_system_is_an_unknown_task(pack: Path, task_id: str) -> None:
+    write_spec(pack, "phase1/add", MINIMAL)
+    with pytest.raises(errors.TaskNotFound) as info:
+        tasks.load_task(pack, task_id)
+    assert info.value.exit_code == 3
+    assert len(info.value.message) < 400  # the id is shortened: one readable line
+    assert "\n" not in info.value.message
+
+
+@pytest.mark.parametrize("task_id", ["../outside/add", "phase1/../../outside/add", "/abs/add",
+                                     "phase1/add/", "phase1/add\n"])
+def test_an_id_of_the_wrong_shape_never_leaves_the_pack(pack: Path, task_id: str) -> None:
+    write_spec(pack, "phase1/add", MINIMAL)
+    write_spec(pack.parent, "outside/add", MINIMAL)  # a spec beside the pack, not in it
+    with pytest.raises(errors.TaskNotFound) as info:
+        tasks.load_task(pack, task_id)
+    assert info.value.exit_code == 3
+
+
 # ---------------------------------------------------------------- the shipped task and fingerprints
 
 
