@@ -21,6 +21,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -65,7 +66,7 @@ def describe(path: Path) -> str:
     except (SyntaxError, OSError, ValueError, UnicodeDecodeError):
         doc = None
     first = doc.strip().splitlines()[0] if doc and doc.strip() else path.stem.replace("_", " ")
-    return first.removeprefix("Mutant:").strip()
+    return re.sub(r"^Mutant\s*(\([^)]*\))?\s*:\s*", "", first).strip()
 
 
 @dataclass
@@ -86,12 +87,14 @@ def diagnose(task: Task, learner: Learner, mutants: Sequence[Mutant], plugin_for
     """Diagnosis entries for the learner's failing checks (empty when none failed)."""
     failing = [c for c in learner.checks if c.status == "fail" and c.outcome != "no_credit"
                and c.id in learner.selectors]
-    if any(c.kind == "correctness" for c in failing):
-        # Output by output; a check that stopped at a stub is not a mistake yet.
-        strong = chosen = [c for c in failing if c.kind == "correctness" and
-                           (log := learner.logs.get(c.id)) is not None and log.calls and
-                           not _unfinished(log)]
-    else:  # every output is right: the static and timing checks that failed
+    # Output by output (or finding by finding); a check that stopped at a stub is not a
+    # mistake yet. Static and timing failures count only when every output was right.
+    comparable = [c for c in failing if c.findings or (
+        c.kind != "timing" and (log := learner.logs.get(c.id)) is not None and log.calls
+        and not _unfinished(log))]
+    if comparable or any(c.kind == "correctness" for c in failing):
+        strong = chosen = comparable
+    else:
         strong, chosen = [], failing
     if not chosen or not mutants:
         return []
@@ -102,7 +105,8 @@ def diagnose(task: Task, learner: Learner, mutants: Sequence[Mutant], plugin_for
         if explained:
             found.append((mutant, explained))
     return [{"mutant": m.name, "mistake": m.mistake,
-             "evidence": "outputs" if strong else "failure",
+             "evidence": ("findings" if all(c.findings for c in strong) else "outputs")
+             if strong else "failure",
              "checks": explained} for m, explained in cover(found)[:MAX_SHOWN]]
 
 
@@ -120,6 +124,10 @@ def cover(found: list[tuple[Mutant, list[str]]]) -> list[tuple[Mutant, list[str]
         if not set(explained) - covered:
             break
         chosen.append((mutant, explained))
+        # Mutants that explain exactly the same checks are as likely: name them together.
+        twins = [item for item in remaining if set(item[1]) == set(explained)]
+        chosen += twins
+        remaining = [item for item in remaining if item not in twins]
         covered |= set(explained)
     return chosen
 
@@ -127,7 +135,7 @@ def cover(found: list[tuple[Mutant, list[str]]]) -> list[tuple[Mutant, list[str]
 #: What each mutant did in each check, per (task fingerprint, mutant file hash): the
 #: checks' inputs are seeded by task and test, so a mutant's run does not depend on whose
 #: failure is being diagnosed. Filled on demand; bounded.
-Outcome = tuple[str, CheckLog | None]
+Outcome = tuple[str, CheckLog | None, tuple[str, ...]]  # status, log, leakage kinds
 _MEMO: dict[tuple[str, str], dict[str, Outcome]] = {}
 _DIAGNOSES: dict[str, int] = {}  # diagnoses per task fingerprint in this process
 MEMO_ENTRIES = 64
@@ -142,8 +150,13 @@ def _explained(task: Task, mutant: Mutant, chosen: list[CheckResult], learner: L
                        spec_of)
     out = []
     for check in chosen:
-        status, log = theirs.get(check.id, ("missing", None))
+        status, log, kinds = theirs.get(check.id, ("missing", None, ()))
         if status not in ("fail", "error"):
+            continue
+        if check.findings:  # leakage: the same kinds of leak (lines differ between files)
+            if kinds != finding_kinds(check):
+                continue
+            out.append(check.id)
             continue
         mine = learner.logs.get(check.id)
         if mine is not None and mine.calls:
@@ -179,7 +192,7 @@ def _run(task: Task, mutant: Mutant, ids: list[str], learner: Learner,
                               GraderPlugin],
          run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> dict[str, Outcome]:
     """Run the checks ``ids`` against the mutant, in a box of its own."""
-    failed: dict[str, Outcome] = {i: ("missing", None) for i in ids}
+    failed: dict[str, Outcome] = {i: ("missing", None, ()) for i in ids}
     sub = submissions.locate(task, mutant.path, mutant.path.parent)
     staged = submissions.stage(sub, boxes_root())
     session = BoxSession(spec_of(staged, sub.entry), Budget(task.limits.total_seconds))
@@ -200,8 +213,13 @@ def _run(task: Task, mutant: Mutant, ids: list[str], learner: Learner,
         session.close()
         submissions.unstage(staged)
     for c in plugin.checks:
-        failed[c.id] = (c.status, plugin.log_of(c.id))
+        failed[c.id] = (c.status, plugin.log_of(c.id), finding_kinds(c))
     return failed
+
+
+def finding_kinds(check: CheckResult) -> tuple[str, ...]:
+    """The kinds of leakage a check found, as a sorted set."""
+    return tuple(sorted({str(f.get("kind")) for f in check.findings if isinstance(f, dict)}))
 
 
 def _unfinished(log: CheckLog | None) -> bool:
@@ -221,6 +239,8 @@ def same_calls(mine: CheckLog, theirs: CheckLog) -> bool:
     for (h1, _, r1), (h2, _, r2) in zip(mine.calls, theirs.calls, strict=False):
         if h1.get("op") != h2.get("op") or h1.get("path") != h2.get("path"):
             return False
+        if h1.get("op") == "store":
+            continue  # object ids, numbered by what the box stored before: not behaviour
         if not same_reply(r1, r2):
             return False
     return True

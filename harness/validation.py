@@ -16,6 +16,7 @@ from pathlib import Path
 
 from harness import grading, pathnames, tasks
 from harness.errors import HarnessError
+from harness.results import Result
 from harness.settings import Settings
 
 
@@ -105,13 +106,18 @@ def validate_task(s: Settings, task: tasks.Task, progress: Callable[[str], None]
                         f"({result.verdict}; failing: {', '.join(failing) or 'none'}"
                         f"{'; ' + result.message if result.message else ''})")
     progress(f"  reference {result.score:g}/{result.max_score:g} in {result.duration_s:.2f} s")
+    if result.diagnosis:
+        problems.append(f"{task.id}: the reference is diagnosed with a known mistake: "
+                        f"{result.diagnosis[0].get('mistake')}")
     mutants = sorted((s.reference.value / task.id / "mutants").glob("*.py"))
     if not mutants:
         problems.append(f"{task.id}: no mutants in {s.reference.value / task.id / 'mutants'}")
     for mutant in mutants:
         r = grading.grade(task, mutant, s, mode="validate", fail_fast=True)
         caught = [c.name for c in r.checks if c.status in ("fail", "error")]
-        progress(f"  mutant {mutant.stem}: caught by {', '.join(caught) or 'no check'}")
+        named = ", ".join(str(d.get("mutant")) for d in r.diagnosis)
+        progress(f"  mutant {mutant.stem}: caught by {', '.join(caught) or 'no check'}"
+                 + (f"; diagnosed as {named}" if named else ""))
         if r.verdict == "graded" and r.score == r.max_score and any(
                 c.status == "skip" for c in r.checks):
             # Only a check this machine skips (an accelerator's speed-up) can catch it here.
@@ -120,9 +126,23 @@ def validate_task(s: Settings, task: tasks.Task, progress: Callable[[str], None]
         elif r.verdict == "graded" and r.score == r.max_score:
             problems.append(f"{task.id}: mutant {mutant.name} passes every check, so the tests "
                             f"miss: {_summary(mutant)}")
+        elif r.verdict == "graded":
+            problems += _diagnosed(task, mutant, r)
     if "notebook" in task.formats:
         problems += _notebook_forms(s, task, ref, result.score, mutants, progress)
     return problems
+
+
+def _diagnosed(task: tasks.Task, mutant: Path, result: Result) -> list[str]:
+    """A caught mutant must be diagnosed as itself: the learner who makes that mistake
+    reads its description. Several mutants the failing checks cannot tell apart may be
+    named together; more than the diagnosis shows means the tests cannot separate them."""
+    named = [str(d.get("mutant")) for d in result.diagnosis]
+    if mutant.stem in named:
+        return []
+    return [f"{task.id}: mutant {mutant.name} is caught but diagnosed as "
+            f"{', '.join(named) or 'no known mistake'}: the checks it fails cannot tell it "
+            f"from {'them' if named else 'a correct submission'} ({_summary(mutant)})"]
 
 
 def _notebook_forms(s: Settings, task: tasks.Task, ref: Path, module_score: float,
