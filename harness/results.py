@@ -96,12 +96,14 @@ def credit_working_code(checks: list[CheckResult]) -> list[CheckResult]:
     """Checks of how code is written (quality, style, timing, leakage) earn their points
     only for functions that pass a correctness check: an untouched stub has no loops and
     must not score for that. A name counts as working once a passing correctness check
-    used it; checks that used no name of the submission are left as they are."""
+    used it; names no correctness check uses, and checks that used no name of the
+    submission, are left as they are (there is nothing to judge them against)."""
+    tested = {name for c in checks if c.kind == "correctness" for name in c.uses}
     working = {name for c in checks if c.kind == "correctness" and c.status == "pass"
                for name in c.uses}
     out = []
     for c in checks:
-        idle = [n for n in c.uses if n not in working]
+        idle = [n for n in c.uses if n in tested and n not in working]
         if c.kind != "correctness" and c.status == "pass" and idle:
             names = ", ".join(f"`{n}`" for n in idle)
             c = replace(c, status="fail", points=0.0, outcome="no_credit",
