@@ -19,10 +19,12 @@ first. A submission that passes every check gets none.
 from __future__ import annotations
 
 import ast
+import atexit
+import contextlib
 import hashlib
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -98,12 +100,16 @@ def diagnose(task: Task, learner: Learner, mutants: Sequence[Mutant], plugin_for
         strong, chosen = [], failing
     if not chosen or not mutants:
         return []
-    _DIAGNOSES[task.fingerprint()] = _DIAGNOSES.get(task.fingerprint(), 0) + 1
     found = []
-    for mutant in mutants:
-        explained = _explained(task, mutant, chosen, learner, plugin_for, run_tests, spec_of)
-        if explained:
-            found.append((mutant, explained))
+    try:
+        for mutant in mutants:
+            explained = _explained(task, mutant, chosen, learner, plugin_for, run_tests,
+                                   spec_of)
+            if explained:
+                found.append((mutant, explained))
+    finally:
+        if not _KEEP[0]:
+            close_boxes()
     return [{"mutant": m.name, "mistake": m.mistake,
              "evidence": ("findings" if all(c.findings for c in strong) else "outputs")
              if strong else "failure",
@@ -137,7 +143,6 @@ def cover(found: list[tuple[Mutant, list[str]]]) -> list[tuple[Mutant, list[str]
 #: failure is being diagnosed. Filled on demand; bounded.
 Outcome = tuple[str, CheckLog | None, tuple[str, ...]]  # status, log, leakage kinds
 _MEMO: dict[tuple[str, str], dict[str, Outcome]] = {}
-_DIAGNOSES: dict[str, int] = {}  # diagnoses per task fingerprint in this process
 MEMO_ENTRIES = 64
 
 
@@ -170,48 +175,104 @@ def _outcomes(task: Task, mutant: Mutant, wanted: list[str], learner: Learner,
               plugin_for: Callable[[BoxSession, dict[str, Any], Callable[[str], Any]],
                                    GraderPlugin],
               run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> dict[str, Outcome]:
-    """The mutant's status and log in the ``wanted`` checks, run in its own box when not
-    known yet. From the second diagnosis of a task in this process on (a batch, `grade
-    validate`), every non-timing check runs at once, so later diagnoses only look up."""
-    fingerprint = task.fingerprint()
-    key = (fingerprint, hashlib.sha256(mutant.path.read_bytes()).hexdigest())
+    """The mutant's status and log in the ``wanted`` checks, run in its box when not known
+    yet (a batch or `grade validate` diagnoses the same checks again and again)."""
+    key = (task.fingerprint(), hashlib.sha256(mutant.path.read_bytes()).hexdigest())
     if key not in _MEMO and len(_MEMO) >= MEMO_ENTRIES:
         _MEMO.clear()
     memo = _MEMO.setdefault(key, {})
     todo = [i for i in wanted if i not in memo]
-    if todo and _DIAGNOSES.get(fingerprint, 0) > 1:
-        todo += [c.id for c in learner.checks if c.kind != "timing" and c.id not in memo
-                 and c.id in learner.selectors and c.id not in todo]
     if todo:
-        memo.update(_run(task, mutant, todo, learner, plugin_for, run_tests, spec_of))
+        memo.update(_run(task, mutant, key, todo, learner, plugin_for, run_tests, spec_of))
     return {i: memo[i] for i in wanted if i in memo}
 
 
-def _run(task: Task, mutant: Mutant, ids: list[str], learner: Learner,
-         plugin_for: Callable[[BoxSession, dict[str, Any], Callable[[str], Any]],
-                              GraderPlugin],
-         run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> dict[str, Outcome]:
-    """Run the checks ``ids`` against the mutant, in a box of its own."""
-    failed: dict[str, Outcome] = {i: ("missing", None, ()) for i in ids}
+@dataclass
+class _Live:
+    """A mutant's box, kept for the next diagnosis of the same task in this process."""
+
+    session: BoxSession
+    staged: Path
+    sub: submissions.Submission
+    names: dict[str, Any]
+
+    def close(self) -> None:
+        self.session.close()
+        submissions.unstage(self.staged)
+
+
+_LIVE: dict[tuple[str, str], _Live] = {}
+
+
+def close_boxes(keep: str = "") -> None:
+    """Close the mutants' boxes (those of task fingerprint ``keep`` stay)."""
+    for key in [k for k in _LIVE if k[0] != keep]:
+        _LIVE.pop(key).close()
+
+
+atexit.register(close_boxes)
+_KEEP = [False]
+
+
+@contextlib.contextmanager
+def keeping_boxes() -> Iterator[None]:
+    """Keep the mutants' boxes running between gradings inside this block (`grade
+    validate`, a batch worker: many gradings of one task); closed when it ends. Outside
+    it every grading closes them, so no process outlives the grading that started it."""
+    _KEEP[0] = True
+    try:
+        yield
+    finally:
+        _KEEP[0] = False
+        close_boxes()
+
+
+def _box(task: Task, mutant: Mutant, key: tuple[str, str],
+         spec_of: Callable[[Path, str], Any]) -> _Live | None:
+    """The mutant's running box: started once per task and process (a box start with its
+    imports costs more than most checks), restarted if it died; None if it cannot load."""
+    close_boxes(keep=key[0])  # one task's mutants at a time
+    live = _LIVE.get(key)
+    if live is not None:
+        live.session.budget.spent = 0.0  # each diagnosis gets the task's time again
+        return live
     sub = submissions.locate(task, mutant.path, mutant.path.parent)
     staged = submissions.stage(sub, boxes_root())
     session = BoxSession(spec_of(staged, sub.entry), Budget(task.limits.total_seconds))
+    live = _Live(session, staged, sub, {})
     try:
-        try:
-            report = session.start()
-        except BoxFailure:
-            return failed
-        if not report.ok:
-            return failed
+        report = session.start()
+    except BoxFailure:
+        live.close()
+        return None
+    if not report.ok:
+        live.close()
+        return None
+    live.names = report.names
+    _LIVE[key] = live
+    return live
 
-        def static(name: str) -> Any:
-            return submissions.function_source(staged, sub, name)
 
-        plugin = plugin_for(session, report.names, static)
+def _run(task: Task, mutant: Mutant, key: tuple[str, str], ids: list[str], learner: Learner,
+         plugin_for: Callable[[BoxSession, dict[str, Any], Callable[[str], Any]],
+                              GraderPlugin],
+         run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> dict[str, Outcome]:
+    """Run the checks ``ids`` against the mutant, in its own box."""
+    failed: dict[str, Outcome] = {i: ("missing", None, ()) for i in ids}
+    live = _box(task, mutant, key, spec_of)
+    if live is None:
+        return failed
+
+    def static(name: str) -> Any:
+        return submissions.function_source(live.staged, live.sub, name)
+
+    plugin = plugin_for(live.session, live.names, static)
+    try:
         run_tests([learner.selectors[i] for i in ids], plugin)
     finally:
-        session.close()
-        submissions.unstage(staged)
+        if live.session.failures:  # it crashed or ran out of something: start afresh next time
+            _LIVE.pop(key, None)
+            live.close()
     for c in plugin.checks:
         failed[c.id] = (c.status, plugin.log_of(c.id), finding_kinds(c))
     return failed

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import grading, pathnames, tasks
+from harness import diagnosis, grading, pathnames, tasks
 from harness.errors import HarnessError
 from harness.results import Result
 from harness.settings import Settings
@@ -208,7 +208,8 @@ def validate_pack(s: Settings, only: tuple[str, ...] = (),
         try:
             task = tasks.parse_spec(spec_path, task_id)
             problems += unknown_checks(task)
-            problems += validate_task(s, task, progress)
+            with diagnosis.keeping_boxes():  # every mutant is diagnosed against the others
+                problems += validate_task(s, task, progress)
         except HarnessError as exc:
             problems.append(f"{task_id}: {exc.message}")
         report.problems.extend(problems)
