@@ -25,17 +25,16 @@ import hashlib
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from harness import submissions, wire
-from harness.plugin import BoxSession, CheckLog, GraderPlugin
+from harness.plugin import BoxSession, CheckLog, GraderPlugin, SideBox, start_side_box
 from harness.results import CheckResult
-from harness.sandbox import BoxFailure, Budget
-from harness.sandbox.box import boxes_root
+from harness.sandbox import BoxFailure, BoxSpec
 from harness.tasks import Task
 
 #: Tolerances of "the same output": loose enough for a different summation order,
@@ -85,7 +84,7 @@ RunTests = Callable[[list[str], GraderPlugin], None]
 
 def diagnose(task: Task, learner: Learner, mutants: Sequence[Mutant], plugin_for: Callable[
         [BoxSession, dict[str, Any], Callable[[str], Any]], GraderPlugin],
-        run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> list[dict[str, Any]]:
+        run_tests: RunTests, base: BoxSpec) -> list[dict[str, Any]]:
     """Diagnosis entries for the learner's failing checks (empty when none failed)."""
     failing = [c for c in learner.checks if c.status == "fail" and c.outcome != "no_credit"
                and c.id in learner.selectors]
@@ -104,7 +103,7 @@ def diagnose(task: Task, learner: Learner, mutants: Sequence[Mutant], plugin_for
     try:
         for mutant in mutants:
             explained = _explained(task, mutant, chosen, learner, plugin_for, run_tests,
-                                   spec_of)
+                                   base)
             if explained:
                 found.append((mutant, explained))
     finally:
@@ -149,10 +148,10 @@ MEMO_ENTRIES = 64
 def _explained(task: Task, mutant: Mutant, chosen: list[CheckResult], learner: Learner,
                plugin_for: Callable[[BoxSession, dict[str, Any], Callable[[str], Any]],
                                     GraderPlugin],
-               run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> list[str]:
+               run_tests: RunTests, base: BoxSpec) -> list[str]:
     """The chosen checks this mutant explains."""
     theirs = _outcomes(task, mutant, [c.id for c in chosen], learner, plugin_for, run_tests,
-                       spec_of)
+                       base)
     out = []
     for check in chosen:
         status, log, kinds = theirs.get(check.id, ("missing", None, ()))
@@ -174,7 +173,7 @@ def _explained(task: Task, mutant: Mutant, chosen: list[CheckResult], learner: L
 def _outcomes(task: Task, mutant: Mutant, wanted: list[str], learner: Learner,
               plugin_for: Callable[[BoxSession, dict[str, Any], Callable[[str], Any]],
                                    GraderPlugin],
-              run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> dict[str, Outcome]:
+              run_tests: RunTests, base: BoxSpec) -> dict[str, Outcome]:
     """The mutant's status and log in the ``wanted`` checks, run in its box when not known
     yet (a batch or `grade validate` diagnoses the same checks again and again)."""
     key = (task.fingerprint(), hashlib.sha256(mutant.path.read_bytes()).hexdigest())
@@ -183,25 +182,12 @@ def _outcomes(task: Task, mutant: Mutant, wanted: list[str], learner: Learner,
     memo = _MEMO.setdefault(key, {})
     todo = [i for i in wanted if i not in memo]
     if todo:
-        memo.update(_run(task, mutant, key, todo, learner, plugin_for, run_tests, spec_of))
+        memo.update(_run(task, mutant, key, todo, learner, plugin_for, run_tests, base))
     return {i: memo[i] for i in wanted if i in memo}
 
 
-@dataclass
-class _Live:
-    """A mutant's box, kept for the next diagnosis of the same task in this process."""
-
-    session: BoxSession
-    staged: Path
-    sub: submissions.Submission
-    names: dict[str, Any]
-
-    def close(self) -> None:
-        self.session.close()
-        submissions.unstage(self.staged)
-
-
-_LIVE: dict[tuple[str, str], _Live] = {}
+#: The mutants' boxes, kept for the next diagnosis of the same task in this process.
+_LIVE: dict[tuple[str, str], SideBox] = {}
 
 
 def close_boxes(keep: str = "") -> None:
@@ -227,8 +213,7 @@ def keeping_boxes() -> Iterator[None]:
         close_boxes()
 
 
-def _box(task: Task, mutant: Mutant, key: tuple[str, str],
-         spec_of: Callable[[Path, str], Any]) -> _Live | None:
+def _box(task: Task, mutant: Mutant, key: tuple[str, str], base: BoxSpec) -> SideBox | None:
     """The mutant's running box: started once per task and process (a box start with its
     imports costs more than most checks), restarted if it died; None if it cannot load."""
     close_boxes(keep=key[0])  # one task's mutants at a time
@@ -236,19 +221,13 @@ def _box(task: Task, mutant: Mutant, key: tuple[str, str],
     if live is not None:
         live.session.budget.spent = 0.0  # each diagnosis gets the task's time again
         return live
-    sub = submissions.locate(task, mutant.path, mutant.path.parent)
-    staged = submissions.stage(sub, boxes_root())
-    session = BoxSession(spec_of(staged, sub.entry), Budget(task.limits.total_seconds))
-    live = _Live(session, staged, sub, {})
     try:
-        report = session.start()
+        live = start_side_box(task, mutant.path, base)
     except BoxFailure:
+        return None
+    if not live.report.ok:
         live.close()
         return None
-    if not report.ok:
-        live.close()
-        return None
-    live.names = report.names
     _LIVE[key] = live
     return live
 
@@ -256,17 +235,17 @@ def _box(task: Task, mutant: Mutant, key: tuple[str, str],
 def _run(task: Task, mutant: Mutant, key: tuple[str, str], ids: list[str], learner: Learner,
          plugin_for: Callable[[BoxSession, dict[str, Any], Callable[[str], Any]],
                               GraderPlugin],
-         run_tests: RunTests, spec_of: Callable[[Path, str], Any]) -> dict[str, Outcome]:
+         run_tests: RunTests, base: BoxSpec) -> dict[str, Outcome]:
     """Run the checks ``ids`` against the mutant, in its own box."""
     failed: dict[str, Outcome] = {i: ("missing", None, ()) for i in ids}
-    live = _box(task, mutant, key, spec_of)
+    live = _box(task, mutant, key, base)
     if live is None:
         return failed
 
     def static(name: str) -> Any:
         return submissions.function_source(live.staged, live.sub, name)
 
-    plugin = plugin_for(live.session, live.names, static)
+    plugin = plugin_for(live.session, live.report.names, static)
     try:
         run_tests([learner.selectors[i] for i in ids], plugin)
     finally:
@@ -274,7 +253,7 @@ def _run(task: Task, mutant: Mutant, key: tuple[str, str], ids: list[str], learn
             _LIVE.pop(key, None)
             live.close()
     for c in plugin.checks:
-        failed[c.id] = (c.status, plugin.log_of(c.id), finding_kinds(c))
+        failed[c.id] = (c.status, plugin.logs.get(c.id), finding_kinds(c))
     return failed
 
 
@@ -373,10 +352,3 @@ def _same_pandas(a: Any, b: Any) -> bool:
     except (AssertionError, TypeError, ValueError):
         return False
     return True
-
-
-def mutant_spec(base: Any) -> Callable[[Path, str], Any]:
-    """A mutant's box spec: the learner's limits and masks, the mutant's module."""
-    def spec(staged: Path, entry: str) -> Any:
-        return replace(base, source=staged, entry=entry, folder=False, notebook=None)
-    return spec

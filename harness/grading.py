@@ -184,12 +184,10 @@ def diagnose(task: Task, settings: Settings, plugin: GraderPlugin, checks: list[
         return GraderPlugin(task, session, names, static, reference=reference,
                             device=selection)
 
-    learner = diagnosis.Learner(checks, {i: log for i in plugin.nodeids
-                                         if (log := plugin.log_of(i)) is not None},
-                                plugin.selectors)
+    learner = diagnosis.Learner(checks, plugin.logs, plugin.selectors)
     return diagnosis.diagnose(task, learner, mutants, plugin_for,
                               lambda selected, p: run_tests(task, selected, p),
-                              diagnosis.mutant_spec(plugin.session.spec))
+                              plugin.session.spec)
 
 
 def teardown_text(protections: dict[str, Any], leftovers: list[str]) -> str:

@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
@@ -33,6 +33,9 @@ from harness.sandbox import Box, BoxFailure, BoxSpec, Budget, LoadReport
 from harness.sandbox.box import RequestWatch
 from harness.tasks import CheckSpec, Task
 from harness.timing import Measurement
+
+if TYPE_CHECKING:
+    from harness.submissions import Submission
 
 MAX_RESTARTS = 3
 
@@ -119,6 +122,46 @@ class CheckLog:
     MAX_CALLS = 64
 
 
+@dataclass
+class SideBox:
+    """A trusted submission (the reference, a mutant) loaded in a box of its own, beside
+    the learner's: same limits and masks, staged from its own copy."""
+
+    session: BoxSession
+    staged: Path
+    sub: Submission
+    report: LoadReport
+
+    def close(self) -> None:
+        from harness import submissions
+
+        self.session.close()
+        submissions.unstage(self.staged)
+
+
+def start_side_box(task: Task, path: Path, base: BoxSpec) -> SideBox:
+    """Stage ``path`` and load it in a new box built like ``base`` (always as a module or
+    folder: a reference or mutant is never a notebook); a BoxFailure propagates, after
+    the box and its staged copy are removed."""
+    from dataclasses import replace
+
+    from harness import submissions
+    from harness.sandbox.box import boxes_root
+
+    sub = submissions.locate(task, path, path.parent)
+    staged = submissions.stage(sub, boxes_root())
+    spec = replace(base, source=staged, entry=sub.entry, folder=sub.format == "folder",
+                   notebook=None)
+    session = BoxSession(spec, Budget(task.limits.total_seconds))
+    try:
+        report = session.start()
+    except BaseException:
+        session.close()
+        submissions.unstage(staged)
+        raise
+    return SideBox(session, staged, sub, report)
+
+
 def _seed(task_id: str, nodeid: str) -> int:
     return int(hashlib.sha256(f"{task_id}::{nodeid}".encode()).hexdigest()[:12], 16)
 
@@ -142,8 +185,7 @@ class GraderPlugin:
         #: Why no check runs at all (the submission never loaded): they are only collected.
         self.not_run = not_run
         self.progress = progress or (lambda doing: None)
-        self.logs: dict[str, CheckLog] = {}  # by pytest node id
-        self.nodeids: dict[str, str] = {}  # check id -> pytest node id
+        self.logs: dict[str, CheckLog] = {}  # by check id
         self.selectors: dict[str, str] = {}  # check id -> what selects it on a command line
         self._log: CheckLog | None = None
         session.observe(self)
@@ -154,7 +196,7 @@ class GraderPlugin:
         self.share: dict[str, int] = {}
         self.reference = reference
         self.selection = device
-        self.reference_session: BoxSession | None = None
+        self.reference_side: SideBox | None = None
         self.measurements: dict[str, list[Measurement]] = {}
         self.leaks: dict[str, list[dict[str, Any]]] = {}  # nodeid -> the leakage findings
 
@@ -170,10 +212,6 @@ class GraderPlugin:
         return self.static(name)
 
     # ---------------------------------------------------------------- the box's watch
-
-    def log_of(self, check_id: str) -> CheckLog | None:
-        """What the check with this id did with the submission."""
-        return self.logs.get(self.nodeids.get(check_id, ""))
 
     def _use(self, name: str) -> None:
         if self._log is not None and name in self.interface:
@@ -228,29 +266,20 @@ class GraderPlugin:
 
     def _reference_box(self) -> Box:
         """The reference solution in its own box, started on first use."""
-        if self.reference_session is None:
-            from dataclasses import replace
-
-            from harness import submissions
-            from harness.sandbox.box import boxes_root
-
-            if not isinstance(self.session, BoxSession) or self.reference is None:
+        if self.reference_side is None:
+            if self.reference is None:
                 pytest.skip("the submission did not load, so nothing was timed")
-            sub = submissions.locate(self.task, self.reference, self.reference.parent)
-            staged = submissions.stage(sub, boxes_root())
-            spec = replace(self.session.spec, source=staged, entry=sub.entry,
-                           folder=sub.format == "folder", notebook=None)  # a module reference
-            self.reference_session = BoxSession(spec, Budget(self.task.limits.total_seconds))
-            report = self.reference_session.start()
-            if not report.ok:
-                pytest.skip(f"the reference solution does not load ({report.error}); this is "
-                            "a problem of the task, not of your code")
-        return self.reference_session.current()
+            self.reference_side = start_side_box(self.task, self.reference, self.session.spec)
+            if not self.reference_side.report.ok:
+                pytest.skip(f"the reference solution does not load "
+                            f"({self.reference_side.report.error}); this is a problem of the "
+                            "task, not of your code")
+        return self.reference_side.session.current()
 
     # ---------------------------------------------------------------- hooks
 
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        self._log = self.logs[item.nodeid] = CheckLog(self._spec_for(item)[0].kind)
+        self._log = self.logs[self._check_id(item)] = CheckLog(self._spec_for(item)[0].kind)
         self.progress(item.name)
         why = self._skip_reason(item)
         if why:
@@ -286,12 +315,9 @@ class GraderPlugin:
                 **self._common(item, spec, 0.0)))
 
     def pytest_sessionfinish(self) -> None:
-        if self.reference_session is not None:
-            from harness import submissions
-
-            self.reference_session.close()
-            submissions.unstage(self.reference_session.spec.source)
-            self.reference_session = None
+        if self.reference_side is not None:
+            self.reference_side.close()
+            self.reference_side = None
 
     def pytest_configure(self, config: pytest.Config) -> None:
         for line in ("points(n): points this check is worth",
@@ -339,9 +365,15 @@ class GraderPlugin:
         return CheckSpec(points, hint, kind), base
 
     @staticmethod
-    def _common(item: pytest.Item, spec: CheckSpec, duration: float) -> dict[str, Any]:
-        visibility = "hidden" if "hidden" in Path(str(item.path)).parts[-2:] else "public"
-        return {"id": f"{visibility}/{item.name}", "name": item.name, "kind": spec.kind,
+    def _visibility(item: pytest.Item) -> str:
+        return "hidden" if "hidden" in Path(str(item.path)).parts[-2:] else "public"
+
+    def _check_id(self, item: pytest.Item) -> str:
+        return f"{self._visibility(item)}/{item.name}"
+
+    def _common(self, item: pytest.Item, spec: CheckSpec, duration: float) -> dict[str, Any]:
+        visibility = self._visibility(item)
+        return {"id": self._check_id(item), "name": item.name, "kind": spec.kind,
                 "visibility": visibility, "max_points": spec.points, "hint": spec.hint,
                 "duration_s": round(duration, 4)}
 
@@ -352,9 +384,8 @@ class GraderPlugin:
         visibility = common["visibility"]
         common["timing"] = tuple(m.to_dict() for m in self.measurements.pop(item.nodeid, []))
         common["findings"] = tuple(self.leaks.pop(item.nodeid, []))
-        log = self.logs.get(item.nodeid)
+        log = self.logs.get(common["id"])
         common["uses"] = tuple(sorted(log.uses)) if log else ()
-        self.nodeids[common["id"]] = item.nodeid
         self.selectors[common["id"]] = f"{item.path}::{item.nodeid.split('::', 1)[-1]}"
         if report.passed:
             return CheckResult(status="pass", points=spec.points, **common)
